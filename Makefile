@@ -1,0 +1,37 @@
+# The course's entry points. Each target creates .venv and installs the package when needed.
+#   make course   run every notebook headless on data_samples/ (executed copies in runs/course/)
+#   make test     run the test suite
+#   make lab      open JupyterLab on notebooks/ with the course kernel
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed.stamp
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: course test lab check benchmarks clean-runs
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+course: $(STAMP)
+	$(BIN)/atomicvad check
+	$(BIN)/atomicvad course
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lab: $(STAMP)
+	$(BIN)/python -m ipykernel install --sys-prefix --name atomicvad --display-name "AtomicVAD (.venv)"
+	$(BIN)/jupyter lab notebooks/
+
+check: $(STAMP)
+	$(BIN)/atomicvad check
+
+clean-runs:
+	rm -rf runs figures

@@ -1,0 +1,88 @@
+"""``build_model``: AtomicVAD as a Keras functional model, and input checks for prediction."""
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from .activations import make_activation
+from .config import Config
+from .features import MFCC
+from .spec_augment import SpecAugment, SpecCutout
+
+
+def _norm(kind: str, name: str):
+    if kind == "layer":
+        return keras.layers.LayerNormalization(epsilon=1e-3, name=name)
+    if kind == "batch":
+        return keras.layers.BatchNormalization(name=name)
+    return keras.layers.Identity(name=name)
+
+
+def _core_block(x, config: Config, index: int, depth_multiplier: int, kernel: int, pool: int,
+                filters: tuple[int, int], seed: int | None):
+    """depthwise conv -> max-pool -> norm -> 1x1 conv -> activation -> dropout -> 1x1 conv."""
+    p = f"block{index}_"
+    x = keras.layers.DepthwiseConv2D(kernel, depth_multiplier=depth_multiplier, padding="same",
+                                     name=p + "depthwise")(x)
+    x = keras.layers.MaxPooling2D(pool, padding="same", name=p + "pool")(x)
+    x = _norm(config.normalization, p + "norm")(x)
+    x = keras.layers.Conv2D(filters[0], 1, name=p + "expand")(x)
+    x = make_activation(config.activation, l1=config.ggcu_l1, l2=config.ggcu_l2,
+                        seed=None if seed is None else seed + 10 * index,
+                        layer_name=p + config.activation)(x)
+    x = keras.layers.Dropout(config.dropout, seed=seed, name=p + "dropout")(x)
+    return keras.layers.Conv2D(filters[1], 1, name=p + "project")(x)
+
+
+def build_model(config: Config | None = None, seed: int | None = None,
+                name: str = "AtomicVAD") -> keras.Model:
+    """AtomicVAD: (batch, 10080) waveform -> (batch, 2) softmax over ``[background, speech]``.
+
+    ``seed`` seeds the augmentation layers, dropout and GGCU initialisation; weight initialisers
+    follow ``keras.utils.set_random_seed``, which a training run calls first.
+    """
+    config = config or Config()
+    inputs = keras.Input(shape=(config.window_samples,), name="waveform")
+    x = MFCC.from_settings(config, name="mfcc")(inputs)
+    x = SpecAugment(config.freq_mask_param, config.time_mask_param, config.freq_masks,
+                    config.time_masks, seed=seed, name="spec_augment")(x)
+    x = SpecCutout(config.cutout_masks, config.cutout_time, config.cutout_freq,
+                   seed=None if seed is None else seed + 1, name="spec_cutout")(x)
+    block1 = _core_block(x, config, 1, config.block1_depth_multiplier, config.block1_kernel,
+                         config.block1_pool, config.block1_filters, seed)
+    block2 = _core_block(block1, config, 2, config.block2_depth_multiplier, config.block2_kernel,
+                         config.block2_pool, config.block2_filters, seed)
+    skip = keras.layers.MaxPooling2D(config.block2_pool, padding="same", name="skip_pool")(block1)
+    x = keras.layers.Add(name="skip_add")([skip, block2])
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def check_waveforms(waveforms, window_samples: int = Config().window_samples) -> np.ndarray:
+    """Return ``waveforms`` as a float32 (batch, window_samples) array, or raise a clear error."""
+    x = np.asarray(waveforms)
+    if x.dtype.kind not in "fiu":
+        raise ValueError(f"waveforms must be numeric, got dtype {x.dtype}")
+    x = x.astype(np.float32, copy=False)
+    if x.ndim == 1:
+        x = x[None, :]
+    if x.ndim != 2:
+        raise ValueError(f"waveforms must be shaped (batch, {window_samples}) or ({window_samples},),"
+                         f" got rank {x.ndim} shape {x.shape}")
+    if x.shape[1] != window_samples:
+        raise ValueError(f"each window must hold {window_samples} samples "
+                         f"({window_samples / 16000:.2f} s at 16 kHz), got {x.shape[1]}: "
+                         f"cut long audio into windows (see atomicvad evaluate / stream)")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        rows = np.unique(np.nonzero(bad)[0])
+        raise ValueError(f"waveforms hold NaN or infinite samples in window(s) "
+                         f"{rows[:10].tolist()}{' ...' if len(rows) > 10 else ''}")
+    return x
+
+
+def predict_speech(model: keras.Model, waveforms, batch_size: int = 256) -> np.ndarray:
+    """Speech probability per window, after checking the input."""
+    x = check_waveforms(waveforms, model.input_shape[-1])
+    return model.predict(x, batch_size=batch_size, verbose=0)[:, 1]

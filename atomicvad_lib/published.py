@@ -1,0 +1,62 @@
+"""Load the authors' published ``.keras`` checkpoints with this library's classes.
+
+Their archives name four custom layers ``Custom>Spectrogram``, ``Custom>SpecAugment``,
+``Custom>SpecCutout`` and ``Custom>GGCU``. Each is mapped here onto this library's layer with the
+same behaviour, translating the published config keys; the weights then load as saved.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from .activations import GGCU
+from .features import MFCC
+from .spec_augment import SpecAugment, SpecCutout
+
+
+class _PublishedSpectrogram(MFCC):
+    @classmethod
+    def from_config(cls, config):
+        if config.get("spec_type", "mfcc") != "mfcc":
+            raise ValueError(f"published front-end type {config['spec_type']!r} is not supported")
+        return MFCC(name=config.get("name", "spectrogram"), sample_rate=config["sample_rate"],
+                    n_fft=config["n_fft"], hop_length=config["hop_length"], win_length=400,
+                    window="hamming", n_mels=config["n_mels"], n_mfcc=config["n_mfcc"])
+
+
+class _PublishedSpecAugment(SpecAugment):
+    @classmethod
+    def from_config(cls, config):
+        return SpecAugment(config["freq_mask_param"], config["time_mask_param"],
+                           config["n_freq_mask"], config["n_time_mask"], config["mask_value"],
+                           name=config.get("name", "spec_augment"))
+
+
+class _PublishedSpecCutout(SpecCutout):
+    @classmethod
+    def from_config(cls, config):
+        return SpecCutout(config["masks_number"], config["time_mask_size"],
+                          config["frequency_mask_size"], name=config.get("name", "spec_cutout"))
+
+
+class _PublishedGGCU(GGCU):
+    @classmethod
+    def from_config(cls, config):
+        return GGCU(l1=0.0, l2=0.0, name=config.get("name", "ggcu"))
+
+
+PUBLISHED_OBJECTS = {"Custom>Spectrogram": _PublishedSpectrogram,
+                     "Custom>SpecAugment": _PublishedSpecAugment,
+                     "Custom>SpecCutout": _PublishedSpecCutout,
+                     "Custom>GGCU": _PublishedGGCU}
+
+
+def load_published(path: str | Path) -> keras.Model:
+    """A published AtomicVAD checkpoint as an inference-ready Keras model (not compiled)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: the published checkpoints come from "
+                                f"the AtomicVAD authors' repository (AtomicVADGGCU-chkpt*.keras)")
+    return keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
+                                   safe_mode=True)
