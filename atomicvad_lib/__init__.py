@@ -6,7 +6,7 @@ saved by it.
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) buries the course's own output.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # set it to 0 to see them
 
 from .config import ACTIVATIONS, CLASS_NAMES, PAPER_SEEDS, Config, ConfigError  # noqa: E402
 

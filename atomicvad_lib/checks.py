@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import platform
+import re
 import sys
 from importlib import metadata
 
@@ -23,11 +24,11 @@ MIN_PYTHON = (3, 10)
 def _version_tuple(text: str) -> tuple[int, ...]:
     parts = []
     for piece in text.split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
+        digits = re.match(r"\d*", piece).group(0)
         if not digits:
             break
         parts.append(int(digits))
-        if not piece.isdigit():
+        if digits != piece:  # a pre-release tag such as "0rc1" ends the number
             break
     return tuple(parts)
 

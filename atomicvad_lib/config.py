@@ -108,6 +108,14 @@ class Config:
 
     # checks -----------------------------------------------------------------
     def validate(self) -> None:
+        """Raise ConfigError naming the first key whose value is of the wrong type or range."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            expected = {"int": int, "float": (int, float), "str": str, "bool": bool}.get(str(f.type))
+            if expected and (not isinstance(value, expected) or
+                             (expected is not bool and isinstance(value, bool))):
+                raise ConfigError(f"config key '{f.name}' = {value!r}: must be of type {f.type}")
+
         def need(ok: bool, key: str, what: str) -> None:
             if not ok:
                 raise ConfigError(f"config key '{key}' = {getattr(self, key)!r}: {what}")
@@ -156,15 +164,17 @@ class Config:
         need(self.normalization in ("layer", "batch", "none"), "normalization",
              "must be 'layer', 'batch' or 'none'")
         need(self.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)}")
-        need(self.ggcu_l1 >= 0 and self.ggcu_l2 >= 0, "ggcu_l1", "regularisation must be >= 0")
+        need(self.ggcu_l1 >= 0, "ggcu_l1", "must be >= 0")
+        need(self.ggcu_l2 >= 0, "ggcu_l2", "must be >= 0")
         need(self.n_classes == 2, "n_classes", "AtomicVAD has two classes [background, speech]")
         need(0 < self.learning_rate < 1, "learning_rate", "must lie in (0, 1)")
         need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
-        need(self.t_mul >= 1 and 0 < self.m_mul <= 1, "t_mul", "needs t_mul >= 1 and 0 < m_mul <= 1")
+        need(self.t_mul >= 1, "t_mul", "must be >= 1")
+        need(0 < self.m_mul <= 1, "m_mul", "must lie in (0, 1]")
         need(self.focal_gamma >= 0, "focal_gamma", "must be >= 0")
         need(self.time_shift_ms >= 0, "time_shift_ms", "must be >= 0")
-        need(self.noise_db_min <= self.noise_db_max <= 0, "noise_db_min",
-             "needs noise_db_min <= noise_db_max <= 0 dB")
+        need(self.noise_db_max <= 0, "noise_db_max", "must be <= 0 dB (relative to full scale)")
+        need(self.noise_db_min <= self.noise_db_max, "noise_db_min", "must not exceed noise_db_max")
         need(self.background_snr_min <= self.background_snr_max, "background_snr_min",
              "must not exceed background_snr_max")
         need(self.cache == "memory" or self.cache == "none" or self.cache.startswith("disk:"), "cache",
