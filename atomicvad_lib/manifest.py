@@ -1,0 +1,227 @@
+"""NeMo-style JSON-lines manifests: one labelled audio segment per line.
+
+Each line is a JSON object with ``audio_filepath``, ``duration`` (s) and ``label``; ``offset`` (s,
+default 0) and ``text`` are optional, and other keys (``voice``, ``source``, ...) are kept in
+``ManifestEntry.extra``. Relative paths resolve against the manifest's own folder, so a data set
+(manifests plus audio) can be moved as a whole.
+
+Labels are ``speech`` and ``background``; AVA-Speech's ``NO_SPEECH`` (background) and
+``CLEAN_SPEECH``, ``SPEECH_WITH_MUSIC``, ``SPEECH_WITH_NOISE`` (speech) are understood too, and
+``source_label`` keeps the label as written.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+SPLITS = ("training", "validation", "testing")
+LABELS = ("background", "speech")
+# label as written (lower-cased) -> normalised label
+LABEL_ALIASES = {
+    "speech": "speech",
+    "background": "background",
+    "no_speech": "background",
+    "clean_speech": "speech",
+    "speech_with_music": "speech",
+    "speech_with_noise": "speech",
+}
+REQUIRED_KEYS = ("audio_filepath", "duration", "label")
+STANDARD_KEYS = ("audio_filepath", "duration", "label", "offset", "text")
+
+
+class ManifestError(ValueError):
+    """A manifest is missing or one of its lines is malformed; the message names file and line."""
+
+
+def normalise_label(label: str) -> str:
+    """``"speech"`` or ``"background"`` for any understood label; ValueError otherwise."""
+    if not isinstance(label, str) or label.strip().lower() not in LABEL_ALIASES:
+        raise ValueError(f"unknown label {label!r}: use one of {', '.join(LABELS)} or AVA-Speech's "
+                         f"NO_SPEECH, CLEAN_SPEECH, SPEECH_WITH_MUSIC, SPEECH_WITH_NOISE")
+    return LABEL_ALIASES[label.strip().lower()]
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """One manifest line. ``label`` is normalised; ``source_label`` is the label as written."""
+
+    audio_filepath: Path
+    duration: float
+    offset: float
+    label: str
+    source_label: str = ""
+    text: str | None = None
+    manifest: Path | None = None
+    line: int = 0
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # frozen: normalise through object.__setattr__
+        object.__setattr__(self, "audio_filepath", Path(self.audio_filepath))
+        object.__setattr__(self, "duration", float(self.duration))
+        object.__setattr__(self, "offset", float(self.offset))
+        source = self.source_label or self.label
+        label = normalise_label(source)
+        if normalise_label(self.label) != label:
+            raise ValueError(f"label {self.label!r} disagrees with source_label {source!r}")
+        object.__setattr__(self, "label", label)
+        object.__setattr__(self, "source_label", source)
+
+    @property
+    def where(self) -> str:
+        """``manifest.json line 12`` (or the audio path when the entry has no manifest)."""
+        if self.manifest is None:
+            return str(self.audio_filepath)
+        return f"{self.manifest} line {self.line}"
+
+
+@dataclass(frozen=True)
+class ManifestProblem:
+    """One problem found in a manifest line (line 0: the manifest as a whole)."""
+
+    manifest: Path
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.manifest}:{self.line}: {self.message}" if self.line else \
+            f"{self.manifest}: {self.message}"
+
+
+def _number(obj: dict, key: str, problems: list[str], minimum: float, strict: bool) -> float | None:
+    value = obj[key]
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        problems.append(f"'{key}' must be a finite number of seconds, got {value!r}")
+        return None
+    if value < minimum or (strict and value == minimum):
+        problems.append(f"'{key}' must be {'>' if strict else '>='} {minimum:g} s, got {value!r}")
+        return None
+    return float(value)
+
+
+def parse_line(text: str, manifest: Path, line: int) -> tuple[ManifestEntry | None, list[str]]:
+    """Parse one manifest line: ``(entry, [])`` or ``(None, problems)`` with every problem found."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as err:
+        return None, [f"malformed JSON ({err.msg} at column {err.colno}): each line must be one "
+                      f"JSON object"]
+    if not isinstance(obj, dict):
+        return None, [f"expected a JSON object, got {type(obj).__name__}"]
+    problems: list[str] = []
+    missing = [key for key in REQUIRED_KEYS if key not in obj]
+    if missing:
+        problems.append(f"missing required key(s) {', '.join(missing)}")
+    path = obj.get("audio_filepath")
+    if "audio_filepath" in obj and (not isinstance(path, str) or not path.strip()):
+        problems.append(f"'audio_filepath' must be a non-empty string, got {path!r}")
+    duration = _number(obj, "duration", problems, 0.0, strict=True) if "duration" in obj else None
+    offset = _number(obj, "offset", problems, 0.0, strict=False) if "offset" in obj else 0.0
+    label = obj.get("label")
+    if "label" in obj:
+        try:
+            normalise_label(label)
+        except ValueError as err:
+            problems.append(str(err))
+    text_value = obj.get("text")
+    if text_value is not None and not isinstance(text_value, str):
+        problems.append(f"'text' must be a string or null, got {text_value!r}")
+    if problems:
+        return None, problems
+    audio = Path(os.path.expanduser(path))
+    if not audio.is_absolute():
+        audio = manifest.parent / audio
+    audio = Path(os.path.normpath(audio))
+    extra = {k: v for k, v in obj.items() if k not in STANDARD_KEYS}
+    entry = ManifestEntry(audio, duration, offset, normalise_label(label), label, text_value,
+                          manifest, line, extra)
+    return entry, []
+
+
+def scan_manifest(path: str | Path) -> tuple[list[ManifestEntry], list[ManifestProblem]]:
+    """Every well-formed entry of a manifest and every problem (blank lines are skipped)."""
+    manifest = Path(os.path.abspath(os.path.expanduser(path)))
+    try:
+        lines = manifest.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return [], [ManifestProblem(manifest, 0, "manifest file does not exist: run "
+                                                 "`atomicvad prepare` or check the path")]
+    except (OSError, UnicodeDecodeError) as err:
+        return [], [ManifestProblem(manifest, 0, f"cannot read manifest: {err}")]
+    entries, problems = [], []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        entry, found = parse_line(text, manifest, number)
+        if entry is not None:
+            entries.append(entry)
+        problems.extend(ManifestProblem(manifest, number, msg) for msg in found)
+    return entries, problems
+
+
+def read_manifest(path: str | Path) -> list[ManifestEntry]:
+    """All entries of a manifest; ManifestError naming the file and line of the first problem."""
+    entries, problems = scan_manifest(path)
+    if problems:
+        more = len(problems) - 1
+        hint = (f" (and {more} more problem{'s' * (more > 1)}; `atomicvad validate {path}` lists "
+                f"them all)") if more else ""
+        raise ManifestError(f"{problems[0]}{hint}")
+    return entries
+
+
+def entry_to_dict(entry: ManifestEntry, folder: Path | None = None) -> dict[str, Any]:
+    """The JSON object of an entry; the audio path is relative when it lies under ``folder``."""
+    audio = Path(os.path.abspath(entry.audio_filepath))
+    if folder is not None:
+        try:
+            audio_text = audio.relative_to(folder).as_posix()
+        except ValueError:
+            audio_text = str(audio)
+    else:
+        audio_text = str(audio)
+    obj: dict[str, Any] = {"audio_filepath": audio_text, "duration": round(entry.duration, 6),
+                           "label": entry.source_label, "offset": round(entry.offset, 6)}
+    if entry.text is not None:
+        obj["text"] = entry.text
+    obj.update({k: v for k, v in entry.extra.items() if k not in obj})
+    return obj
+
+
+def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> Path:
+    """Write entries as JSON lines, atomically (a crash leaves the old file intact).
+
+    Audio under the manifest's folder is written as a relative path, so the data set can move.
+    """
+    path = Path(os.path.abspath(os.path.expanduser(path)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(entry_to_dict(e, path.parent), ensure_ascii=False) for e in entries]
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write("".join(line + "\n" for line in lines))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def manifest_name(label: str, split: str) -> str:
+    """``balanced_<label>_<split>_manifest.json``, the training manifests' file names."""
+    if label not in LABELS:
+        raise ValueError(f"label must be one of {', '.join(LABELS)}, got {label!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    return f"balanced_{label}_{split}_manifest.json"
+
+
+def split_manifests(data_dir: str | Path, split: str) -> dict[str, Path]:
+    """``{"speech": ..., "background": ...}``: the two manifests of a split in ``data_dir``."""
+    data_dir = Path(data_dir)
+    return {label: data_dir / manifest_name(label, split) for label in ("speech", "background")}
