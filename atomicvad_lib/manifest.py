@@ -225,3 +225,114 @@ def split_manifests(data_dir: str | Path, split: str) -> dict[str, Path]:
     """``{"speech": ..., "background": ...}``: the two manifests of a split in ``data_dir``."""
     data_dir = Path(data_dir)
     return {label: data_dir / manifest_name(label, split) for label in ("speech", "background")}
+
+
+# `atomicvad validate` ----------------------------------------------------------------------------
+WINDOW_SECONDS = 0.63
+
+
+def _balanced_label(manifest: Path) -> str | None:
+    """``speech``/``background`` for a file named like a balanced training manifest."""
+    for label in LABELS:
+        if any(manifest.name == manifest_name(label, split) for split in SPLITS):
+            return label
+    return None
+
+
+def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
+                       progress: bool = True) -> tuple[int, list[ManifestProblem]]:
+    """Check every line of every manifest; returns ``(lines checked, problems)``.
+
+    Per line: well-formed JSON with the required keys and types, a known label, an audio file
+    that exists and whose header libsndfile reads (``decode=True`` decodes the segment too), a
+    segment inside the file (the loader's 10 % end-of-file padding allowed), no duplicate
+    (file, offset) across the manifests given, and in a ``balanced_<label>_*`` manifest the
+    matching label and at least 90 % of a 0.63 s window.
+    """
+    from tqdm.auto import tqdm
+
+    from .audio import MAX_PAD_FRACTION, AudioError, audio_info, load_audio
+
+    manifests = [Path(os.path.abspath(os.path.expanduser(p))) for p in paths]
+    texts: dict[Path, list[str]] = {}
+    problems: list[ManifestProblem] = []
+    for manifest in manifests:
+        try:
+            texts[manifest] = manifest.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            problems.append(ManifestProblem(manifest, 0, "manifest file does not exist"))
+        except (OSError, UnicodeDecodeError) as err:
+            problems.append(ManifestProblem(manifest, 0, f"cannot read manifest: {err}"))
+    infos: dict[Path, Any] = {}
+    seen: dict[tuple[Path, float], tuple[Path, int]] = {}
+    checked = 0
+    bar = tqdm(total=sum(len(t) for t in texts.values()), desc="validating", unit="line",
+               disable=not progress)
+    for manifest, lines in texts.items():
+        expected_label = _balanced_label(manifest)
+        for number, text in enumerate(lines, start=1):
+            bar.update(1)
+            if not text.strip():
+                continue
+            checked += 1
+            entry, found = parse_line(text, manifest, number)
+            problems.extend(ManifestProblem(manifest, number, msg) for msg in found)
+            if entry is None:
+                continue
+            add = lambda msg: problems.append(ManifestProblem(manifest, number, msg))  # noqa: E731
+            if expected_label and entry.label != expected_label:
+                add(f"label {entry.source_label!r} in a {expected_label} manifest")
+            if expected_label and entry.duration < (1 - MAX_PAD_FRACTION) * WINDOW_SECONDS:
+                add(f"duration {entry.duration:g} s is shorter than a {WINDOW_SECONDS} s window")
+            key = (entry.audio_filepath, round(entry.offset, 4))
+            if key in seen:
+                other, other_line = seen[key]
+                add(f"duplicate of {other.name} line {other_line} (same file and offset)")
+            else:
+                seen[key] = (manifest, number)
+            path = entry.audio_filepath
+            if path not in infos:
+                try:
+                    infos[path] = audio_info(path)
+                except AudioError as err:
+                    infos[path] = err
+            info = infos[path]
+            if isinstance(info, AudioError):
+                add(str(info))
+                continue
+            overrun = entry.offset + entry.duration - info.duration
+            if entry.offset >= info.duration:
+                add(f"offset {entry.offset:g} s lies beyond the end of {path.name} "
+                    f"({info.duration:.3f} s)")
+            elif overrun > MAX_PAD_FRACTION * entry.duration:
+                add(f"segment {entry.offset:g}+{entry.duration:g} s runs {overrun:.3f} s past the "
+                    f"end of {path.name} ({info.duration:.3f} s)")
+            elif decode:
+                try:
+                    load_audio(path, entry.offset, entry.duration)
+                except AudioError as err:
+                    add(str(err))
+    bar.close()
+    return checked, problems
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest files to check")
+    parser.add_argument("--decode", action="store_true",
+                        help="decode every segment too (slower; default reads file headers only)")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    """Print every problem as ``file:line: message``, then a summary; exit code 1 if any."""
+    checked, problems = validate_manifests(args.manifests, decode=args.decode,
+                                           progress=not args.no_progress)
+    for problem in problems:
+        print(problem)
+    lines_with_problems = len({(p.manifest, p.line) for p in problems})
+    print(f"\nchecked {checked} line(s) in {len(args.manifests)} manifest(s): {len(problems)} "
+          f"problem(s) on {lines_with_problems} line(s)")
+    if problems:
+        print("fix the lines above (or rerun `atomicvad prepare`) and validate again")
+    return 1 if problems else 0

@@ -123,3 +123,53 @@ def test_split_manifests(tmp_path):
     assert SPLITS == ("training", "validation", "testing")
     with pytest.raises(ValueError, match="split must be one of"):
         split_manifests(tmp_path, "train")
+
+
+# `atomicvad validate` -----------------------------------------------------------------------------
+def test_validate_reports_every_problem_in_one_run(tmp_path, capsys):
+    import numpy as np
+    import soundfile as sf
+
+    from atomicvad_lib.cli import main
+
+    sf.write(tmp_path / "one_second.wav", np.zeros(16000, np.float32), 16000)
+    sf.write(tmp_path / "stereo.flac", np.zeros((16000, 2), np.float32), 8000)
+    (tmp_path / "corrupt.wav").write_bytes(b"RIFF....WAVEfmt garbage" * 3)
+    ok = {"audio_filepath": "one_second.wav", "duration": 0.63, "label": "speech", "offset": 0.0}
+    manifest = _write_lines(tmp_path / "balanced_speech_training_manifest.json", [
+        ok,                                                             # 1 fine
+        {**ok, "offset": 0.3},                                          # 2 fine
+        "{oops",                                                        # 3 malformed JSON
+        {"audio_filepath": "one_second.wav", "label": "speech"},        # 4 missing duration
+        {**ok, "label": "laughter", "offset": 0.1},                     # 5 unknown label
+        {**ok, "audio_filepath": "missing.wav"},                        # 6 missing file
+        {**ok, "audio_filepath": "corrupt.wav"},                        # 7 corrupt file
+        {**ok, "offset": 1.2},                                          # 8 offset past the end
+        {**ok, "offset": 0.5},                                          # 9 runs far past the end
+        {**ok, "label": "NO_SPEECH", "offset": 0.2},                    # 10 wrong class
+        {**ok, "offset": 0.3},                                          # 11 duplicate of line 2
+        {**ok, "audio_filepath": "stereo.flac", "duration": 1.0},       # 12 fine (1 s at 8 kHz)
+        {**ok, "duration": 0.2, "offset": 0.7},                         # 13 shorter than a window
+    ])
+    code = main(["validate", "--no-progress", str(manifest)])
+    out = capsys.readouterr().out
+    assert code == 1
+    expected = {3: "malformed JSON", 4: "missing required key(s) duration",
+                5: "unknown label 'laughter'", 6: "does not exist", 7: "cannot decode",
+                8: "beyond the end", 9: "past the end", 10: "label 'NO_SPEECH' in a speech manifest",
+                11: "duplicate of balanced_speech_training_manifest.json line 2",
+                13: "shorter than a 0.63 s window"}
+    problem_lines = [line for line in out.splitlines() if line.startswith(str(manifest))]
+    assert len(problem_lines) == len(expected)
+    for number, message in expected.items():
+        assert any(line.startswith(f"{manifest}:{number}: ") and message in line
+                   for line in problem_lines), (number, out)
+    assert "checked 13 line(s) in 1 manifest(s): 10 problem(s) on 10 line(s)" in out
+
+
+def test_validate_passes_a_clean_corpus(tiny_corpus, capsys):
+    from atomicvad_lib.cli import main
+
+    manifests = sorted(str(p) for p in tiny_corpus.glob("balanced_*_manifest.json"))
+    assert main(["validate", "--no-progress", "--decode", *manifests]) == 0
+    assert "checked 36 line(s) in 6 manifest(s): 0 problem(s)" in capsys.readouterr().out
