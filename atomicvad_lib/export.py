@@ -1,0 +1,418 @@
+"""LiteRT (TFLite) export: a float32 file and a full-integer int8 file, and inference on them.
+
+The exported graphs start at the MFCC image (batch, 64, 64, 1) and end at the softmax, as on a
+microcontroller, which computes the MFCCs itself (``atomicvad_lib.mfcc_numpy`` is the reference for
+that). SpecAugment, SpecCutout and dropout are identities at inference and are dropped. The int8
+graph is calibrated on a seeded sample of training windows; its input and output are int8.
+
+TFLite has no int8 kernel for ``COS``: the converter runs the cosines of the two GGCU layers in
+float32 between a DEQUANTIZE and a QUANTIZE (1,384 values per window; TFLite Micro runs float COS
+too). :func:`float_ops` lists such float islands, and the export report names them. Layer
+normalisation is rewritten with explicit mean/subtract/rsqrt so that it needs no float ``NEG``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from .features import MFCC
+from .mfcc_numpy import FrontEndSpec, mfcc
+from .spec_augment import SpecAugment, SpecCutout
+
+FLOAT_FILE = "atomicvad_float32.tflite"
+INT8_FILE = "atomicvad_int8.tflite"
+FRONTEND_FILE = "frontend.json"
+REPORT_FILE = "export_report.json"
+
+
+def _interpreter_class():
+    """LiteRT's interpreter (``ai-edge-litert``), or TensorFlow's copy of it when that is absent."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:  # pragma: no cover - depends on the environment
+        Interpreter = tf.lite.Interpreter
+    return Interpreter
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def load_model_file(path: str | Path) -> keras.Model:
+    """A ``.keras`` file trained with this library, or one of the authors' published checkpoints."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no model at {path}: pass a .keras file written by training "
+                                f"(experiments/<run>/checkpoints/fold_<i>/best.keras)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            published = "Custom>Spectrogram" in archive.read("config.json").decode("utf-8")
+    except (zipfile.BadZipFile, KeyError) as err:
+        raise ValueError(f"{path} is not a Keras 3 .keras archive ({err}): "
+                         f"save models with model.save('name.keras')") from None
+    if published:
+        from .published import load_published
+        return load_published(path)
+    return keras.models.load_model(path, compile=False)
+
+
+def frontend_layer(model: keras.Model) -> MFCC:
+    """The model's MFCC layer (raises when the model has none, or several)."""
+    found = [layer for layer in model.layers if isinstance(layer, MFCC)]
+    if len(found) != 1:
+        raise ValueError(f"expected one MFCC layer in model {model.name!r}, found {len(found)}")
+    return found[0]
+
+
+class _ExplicitLayerNorm(keras.layers.Layer):
+    """Layer normalisation as mean, subtract, mean of squares, rsqrt: ops with int8 kernels.
+
+    (Keras' fused form computes ``offset - mean * scale``, which converts to a float ``NEG``.)
+    """
+
+    def __init__(self, source: keras.layers.LayerNormalization, **kwargs):
+        super().__init__(name=source.name, **kwargs)
+        if source.rms_scaling:
+            raise ValueError(f"layer {source.name}: RMS layer normalisation is not supported")
+        self.axes = [source.axis] if isinstance(source.axis, int) else list(source.axis)
+        self.epsilon = float(source.epsilon)
+        self.gamma = None if source.gamma is None else np.asarray(source.gamma)
+        self.beta = None if source.beta is None else np.asarray(source.beta)
+
+    def _broadcast(self, values, rank):
+        shape = [1] * rank
+        for axis in self.axes:
+            shape[axis % rank] = -1
+        return np.reshape(values, shape).astype(np.float32)
+
+    def call(self, inputs):
+        rank = len(inputs.shape)
+        mean = ops.mean(inputs, axis=self.axes, keepdims=True)
+        centred = ops.subtract(inputs, mean)
+        variance = ops.mean(ops.square(centred), axis=self.axes, keepdims=True)
+        out = centred * ops.rsqrt(variance + self.epsilon)
+        if self.gamma is not None:
+            out = out * self._broadcast(self.gamma, rank)
+        if self.beta is not None:
+            out = out + self._broadcast(self.beta, rank)
+        return out
+
+
+def inference_head(model: keras.Model) -> keras.Model:
+    """The model from the MFCC image to the softmax, as it runs at inference.
+
+    Augmentation and dropout layers become identities and layer normalisation is written out
+    (:class:`_ExplicitLayerNorm`); every other layer is shared with ``model`` (same weights).
+    """
+    mfcc_layer = frontend_layer(model)
+    head = keras.Model(mfcc_layer.output, model.output, name=f"{model.name}_head")
+
+    def replace(layer):
+        if isinstance(layer, (SpecAugment, SpecCutout, keras.layers.Dropout)):
+            return keras.layers.Identity(name=layer.name)
+        if isinstance(layer, keras.layers.LayerNormalization):
+            return _ExplicitLayerNorm(layer)
+        return layer
+
+    return keras.models.clone_model(head, clone_function=replace)
+
+
+# ---------------------------------------------------------------------------- conversion
+
+
+def _frozen_function(head: keras.Model, batch_size: int = 1):
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    spec = tf.TensorSpec((batch_size, *head.input_shape[1:]), tf.float32, name="mfcc")
+    function = tf.function(lambda x: head(x, training=False), input_signature=[spec])
+    # Freezing turns variable reads into constants; otherwise the calibrator meets READ_VARIABLE.
+    return convert_variables_to_constants_v2(function.get_concrete_function())
+
+
+def convert_float(head: keras.Model) -> bytes:
+    """float32 LiteRT flatbuffer of ``head`` (batch of one)."""
+    return tf.lite.TFLiteConverter.from_concrete_functions([_frozen_function(head)]).convert()
+
+
+def convert_int8(head: keras.Model, calibration: np.ndarray) -> bytes:
+    """Full-integer int8 flatbuffer, int8 input and output, calibrated on MFCC images."""
+    calibration = np.asarray(calibration, dtype=np.float32)
+    if calibration.ndim != 4 or calibration.shape[1:] != tuple(head.input_shape[1:]):
+        raise ValueError(f"calibration features must be shaped (n, {head.input_shape[1:]}), "
+                         f"got {calibration.shape}")
+    if len(calibration) < 10:
+        raise ValueError(f"calibrating int8 needs at least 10 windows, got {len(calibration)}")
+
+    def representative():
+        for row in calibration:
+            yield [row[None]]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([_frozen_function(head)])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def representative_features(waveforms: np.ndarray, frontend: MFCC, count: int = 300,
+                            seed: int = 0, batch_size: int = 256) -> np.ndarray:
+    """MFCC images of ``count`` windows drawn (without replacement, seeded) from ``waveforms``."""
+    waveforms = np.asarray(waveforms, dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(waveforms), size=min(count, len(waveforms)), replace=False))
+    return compute_features(waveforms[pick], frontend, batch_size)
+
+
+def compute_features(waveforms: np.ndarray, frontend: MFCC, batch_size: int = 256) -> np.ndarray:
+    """The Keras front-end over (n, samples) windows, in batches: (n, 64, 64, 1) float32."""
+    parts = [np.asarray(frontend(waveforms[i:i + batch_size]))
+             for i in range(0, len(waveforms), batch_size)]
+    return np.concatenate(parts) if parts else np.zeros((0, *frontend.compute_output_shape(
+        (None, waveforms.shape[1]))[1:]), np.float32)
+
+
+# ---------------------------------------------------------------------------- inference
+
+
+class LiteRTModel:
+    """One exported ``.tflite`` file, ready to score MFCC images or waveforms.
+
+    Quantised inputs are ``round(x / scale + zero_point)`` clipped to int8; quantised outputs are
+    ``(q - zero_point) * scale``. The graph takes one window per invoke, as a device does.
+    """
+
+    def __init__(self, path_or_bytes, frontend: FrontEndSpec | None = None, num_threads: int = 1):
+        if isinstance(path_or_bytes, (bytes, bytearray)):
+            self.path, content = None, bytes(path_or_bytes)
+        else:
+            self.path = Path(path_or_bytes)
+            if not self.path.is_file():
+                raise FileNotFoundError(f"no LiteRT model at {self.path}: run `atomicvad export`")
+            content = self.path.read_bytes()
+        self.size_bytes = len(content)
+        self.interpreter = _interpreter_class()(model_content=content, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.frontend = frontend or FrontEndSpec()
+
+    @property
+    def is_quantized(self) -> bool:
+        return self.input["dtype"] == np.int8
+
+    def quantize_input(self, features: np.ndarray) -> np.ndarray:
+        if not self.is_quantized:
+            return np.asarray(features, dtype=np.float32)
+        scale, zero_point = self.input["quantization"]
+        q = np.round(np.asarray(features, dtype=np.float32) / scale + zero_point)
+        return np.clip(q, -128, 127).astype(np.int8)
+
+    def dequantize_output(self, raw: np.ndarray) -> np.ndarray:
+        if self.output["dtype"] != np.int8:
+            return np.asarray(raw, dtype=np.float32)
+        scale, zero_point = self.output["quantization"]
+        return (raw.astype(np.float32) - zero_point) * scale
+
+    def invoke_raw(self, tensor: np.ndarray) -> np.ndarray:
+        """Run one already-typed input tensor (1, 64, 64, 1); the raw output tensor."""
+        self.interpreter.set_tensor(self.input["index"], tensor)
+        self.interpreter.invoke()
+        return self.interpreter.get_tensor(self.output["index"]).copy()
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        """(n, 2) [background, speech] probabilities for (n, 64, 64, 1) MFCC images."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim == 3:
+            features = features[None]
+        expected = tuple(self.input["shape"][1:])
+        if features.shape[1:] != expected:
+            raise ValueError(f"MFCC images must be shaped (n, {expected}), got {features.shape}")
+        quantized = self.quantize_input(features)
+        out = [self.dequantize_output(self.invoke_raw(quantized[i:i + 1]))[0]
+               for i in range(len(quantized))]
+        return np.asarray(out, dtype=np.float32).reshape(len(quantized), -1)
+
+    def predict_waveforms(self, waveforms: np.ndarray) -> np.ndarray:
+        """(n, 2) probabilities for (n, samples) windows, MFCCs computed with NumPy."""
+        from .model import check_waveforms
+        samples = (self.input["shape"][2] - 1) * self.frontend.hop_length
+        x = check_waveforms(waveforms, samples)
+        return self.predict_features(mfcc(x, self.frontend))
+
+    def __call__(self, waveforms: np.ndarray) -> np.ndarray:
+        """Speech probability per window, the predictor interface of ``atomicvad_lib.streaming``."""
+        return self.predict_waveforms(waveforms)[:, 1]
+
+
+def float_ops(tflite: bytes | str | Path) -> list[str]:
+    """Ops of an int8 graph that compute in float32 (inputs dequantised before them)."""
+    content = tflite if isinstance(tflite, (bytes, bytearray)) else Path(tflite).read_bytes()
+    interpreter = _interpreter_class()(model_content=bytes(content))
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    found = []
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in ("DEQUANTIZE", "QUANTIZE"):
+            continue
+        dtypes = {tensors[i]["dtype"] for i in op["inputs"] if i >= 0}
+        if np.float32 in dtypes:
+            found.append(op["op_name"])
+    return found
+
+
+def op_names(tflite: bytes | str | Path) -> list[str]:
+    """Every op of a LiteRT graph, in execution order."""
+    content = tflite if isinstance(tflite, (bytes, bytearray)) else Path(tflite).read_bytes()
+    interpreter = _interpreter_class()(model_content=bytes(content))
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+# ---------------------------------------------------------------------------- export
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    float_path: Path
+    int8_path: Path
+    report: dict
+
+
+def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms: np.ndarray,
+                 test_waveforms: np.ndarray | None = None, test_labels: np.ndarray | None = None,
+                 calibration_count: int = 300, seed: int = 0, source: str | None = None,
+                 progress: bool = True) -> ExportResult:
+    """Write float32 and int8 ``.tflite`` files, ``frontend.json`` and ``export_report.json``.
+
+    ``calibration_waveforms``: training windows; ``calibration_count`` of them (seeded) calibrate
+    the int8 ranges. With ``test_waveforms`` and ``test_labels`` (1 = speech) the report holds the
+    AUROC of Keras, LiteRT float32 and LiteRT int8 on them.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frontend = frontend_layer(model)
+    spec = FrontEndSpec.from_layer(frontend)
+    head = inference_head(model)
+
+    started = time.perf_counter()
+    calibration = representative_features(calibration_waveforms, frontend, calibration_count, seed)
+    float_path, int8_path = out_dir / FLOAT_FILE, out_dir / INT8_FILE
+    float_path.write_bytes(convert_float(head))
+    int8_path.write_bytes(convert_int8(head, calibration))
+    int8 = LiteRTModel(int8_path, spec)
+    report = {
+        "source": source or model.name,
+        "parameters": int(model.count_params()),
+        "files": {"float32": {"file": FLOAT_FILE, "bytes": float_path.stat().st_size},
+                  "int8": {"file": INT8_FILE, "bytes": int8_path.stat().st_size}},
+        "calibration": {"windows": int(len(calibration)), "seed": int(seed),
+                        "mfcc_min": float(calibration.min()), "mfcc_max": float(calibration.max())},
+        "int8_input_quantization": {"scale": float(int8.input["quantization"][0]),
+                                    "zero_point": int(int8.input["quantization"][1])},
+        "int8_output_quantization": {"scale": float(int8.output["quantization"][0]),
+                                     "zero_point": int(int8.output["quantization"][1])},
+        "int8_float_ops": float_ops(int8_path),
+        "convert_seconds": round(time.perf_counter() - started, 2),
+    }
+    if test_waveforms is not None:
+        report["test"] = compare_on(model, head, float_path, int8_path, frontend, spec,
+                                    test_waveforms, test_labels, progress=progress)
+    (out_dir / FRONTEND_FILE).write_text(json.dumps(
+        {**spec.to_dict(), "input": "float32 mono waveform at sample_rate, one window",
+         "output": "(n_mfcc, frames, 1) float32 MFCC image, the input of the .tflite graphs",
+         "reference": "atomicvad_lib/mfcc_numpy.py"}, indent=2) + "\n")
+    (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
+    return ExportResult(out_dir, float_path, int8_path, report)
+
+
+def compare_on(model, head, float_path, int8_path, frontend, spec, waveforms, labels,
+               progress: bool = True) -> dict:
+    """AUROC of Keras, LiteRT float32 and LiteRT int8 on labelled windows, and their agreement."""
+    from tqdm.auto import tqdm
+
+    from .metrics import auroc
+
+    labels = np.asarray(labels).astype(int)
+    features = compute_features(np.asarray(waveforms, np.float32), frontend)
+    keras_prob = np.asarray(head.predict(features, batch_size=256, verbose=0))[:, 1]
+    out = {"windows": int(len(labels)), "speech": int(labels.sum())}
+    probs = {"keras": keras_prob}
+    for name, path in (("float32", float_path), ("int8", int8_path)):
+        runner = LiteRTModel(path, spec)
+        rows = [runner.predict_features(features[i:i + 64])[:, 1]
+                for i in tqdm(range(0, len(features), 64), desc=f"LiteRT {name}",
+                              disable=not progress, leave=False)]
+        probs[name] = np.concatenate(rows)
+    for name, prob in probs.items():
+        out[f"auroc_{name}"] = float(auroc(labels, prob))
+    out["max_abs_diff_float32_vs_keras"] = float(np.abs(probs["float32"] - keras_prob).max())
+    out["max_abs_diff_int8_vs_keras"] = float(np.abs(probs["int8"] - keras_prob).max())
+    out["int8_auroc_drop"] = out["auroc_keras"] - out["auroc_int8"]
+    return out
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="trained .keras file (or a published checkpoint)")
+    parser.add_argument("--out", required=True, help="output folder, e.g. exports/<name>")
+    parser.add_argument("--train-manifest", nargs="+", default=None,
+                        help="manifest(s) to draw calibration windows from "
+                             "(default: the training split of --data-dir)")
+    parser.add_argument("--data-dir", default=None,
+                        help="data folder for the default training manifests (default: config)")
+    parser.add_argument("--test-data", default=None,
+                        help="data folder whose testing manifests measure float/int8 AUROC")
+    parser.add_argument("--calibration-windows", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from .config import Config
+    from .manifest import split_manifests
+    from .pipeline import load_split, load_windows
+
+    config = Config()
+    model = load_model_file(args.model)
+    if args.train_manifest:
+        calibration = load_windows([Path(p) for p in args.train_manifest], config).waveforms
+    else:
+        data_dir = Path(args.data_dir or config.data_dir)
+        calibration = load_windows(list(split_manifests(data_dir, "training").values()),
+                                   config).waveforms
+    test_x = test_y = None
+    if args.test_data:
+        test = load_split(Path(args.test_data), "testing", config)
+        test_x, test_y = test.waveforms, test.labels
+    result = export_model(model, args.out, calibration, test_x, test_y,
+                          calibration_count=args.calibration_windows, seed=args.seed,
+                          source=str(args.model))
+    print(format_report(result.report))
+    print(f"files in {result.out_dir}")
+    return 0
+
+
+def format_report(report: dict) -> str:
+    files = report["files"]
+    lines = [f"model: {report['source']} ({report['parameters']} parameters)",
+             f"float32: {files['float32']['bytes']:,} bytes   int8: {files['int8']['bytes']:,} bytes",
+             f"int8 input scale {report['int8_input_quantization']['scale']:.4g}, "
+             f"zero point {report['int8_input_quantization']['zero_point']}; "
+             f"ops in float inside the int8 graph: {', '.join(report['int8_float_ops']) or 'none'}"]
+    test = report.get("test")
+    if test:
+        lines.append(f"AUROC on {test['windows']} test windows: Keras {test['auroc_keras']:.4f}, "
+                     f"float32 {test['auroc_float32']:.4f}, int8 {test['auroc_int8']:.4f} "
+                     f"(int8 drop {test['int8_auroc_drop']:+.4f})")
+    return "\n".join(lines)
