@@ -1,0 +1,222 @@
+"""The course's figures: one saving helper and the panels the notebooks share.
+
+Every notebook figure goes through :func:`save_figure`, which writes a PNG into ``figures/`` at the
+repository root (git-ignored), or into the folder named by ``ATOMICVAD_FIGURES`` (the course runner
+points it at the run folder). Drawing functions take an ``ax`` (or return a new figure) and only draw.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .config import CLASS_NAMES, Config
+from .paths import repo_root
+
+FIGURES_ENV = "ATOMICVAD_FIGURES"
+
+
+def figures_dir() -> Path:
+    """Where figures go: ``$ATOMICVAD_FIGURES`` if set, else ``figures/`` at the repository root."""
+    folder = os.environ.get(FIGURES_ENV)
+    return Path(folder) if folder else repo_root() / "figures"
+
+
+def save_figure(fig, name: str, dpi: int = 110) -> Path:
+    """Write ``fig`` as ``<figures_dir>/<name>.png`` and return the path.
+
+    ``name`` may contain sub-folders (``"01/waveforms"``); unsafe characters become ``_``.
+    """
+    parts = [re.sub(r"[^A-Za-z0-9_.-]+", "_", p) for p in Path(name).with_suffix("").parts]
+    parts = [p for p in parts if p not in ("", ".", "..")] or ["figure"]
+    path = figures_dir().joinpath(*parts).with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
+
+
+# --- audio panels --------------------------------------------------------------------------------
+def plot_waveform(ax, waveform, sample_rate: int = 16000, title: str | None = None):
+    waveform = np.asarray(waveform, dtype=np.float32)
+    t = np.arange(len(waveform)) / sample_rate
+    ax.plot(t, waveform, lw=0.6)
+    ax.set(xlabel="time (s)", ylabel="amplitude", xlim=(0, t[-1] if len(t) else 1))
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def features(waveforms, config: Config | None = None, floor: str = "window"):
+    """Log-mel spectrograms (batch, frames, mels) and MFCCs (batch, coefficients, frames) of a
+    batch of windows, computed by the model's own MFCC layer."""
+    from .features import MFCC
+    from .model import check_waveforms
+
+    config = config or Config()
+    x = check_waveforms(waveforms, config.window_samples)
+    layer = MFCC.from_settings(config, floor=floor)
+    log_mel = np.asarray(layer.log_mel(x))
+    mfcc = np.asarray(layer(x))[..., 0]
+    return log_mel, mfcc
+
+
+def plot_log_mel(ax, log_mel, config: Config | None = None, title: str | None = None):
+    """A (frames, mels) log-mel spectrogram in dB, time on x."""
+    config = config or Config()
+    seconds = log_mel.shape[0] * config.hop_length / config.sample_rate
+    im = ax.imshow(np.asarray(log_mel).T, origin="lower", aspect="auto", cmap="magma",
+                   extent=(0, seconds, 0, log_mel.shape[1]))
+    ax.set(xlabel="time (s)", ylabel="mel band")
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def plot_mfcc(ax, mfcc, config: Config | None = None, title: str | None = None):
+    """A (coefficients, frames) MFCC image, as the network sees it."""
+    config = config or Config()
+    seconds = mfcc.shape[1] * config.hop_length / config.sample_rate
+    im = ax.imshow(np.asarray(mfcc), origin="lower", aspect="auto", cmap="coolwarm",
+                   extent=(0, seconds, 0, mfcc.shape[0]))
+    ax.set(xlabel="time (s)", ylabel="MFCC coefficient")
+    if title:
+        ax.set_title(title)
+    return im
+
+
+def plot_examples(waveforms, titles: Sequence[str], config: Config | None = None):
+    """One column per window: waveform, log-mel spectrogram and MFCC stacked."""
+    config = config or Config()
+    waveforms = np.atleast_2d(np.asarray(waveforms, dtype=np.float32))
+    log_mel, mfcc = features(waveforms, config)
+    n = len(waveforms)
+    fig, axes = plt.subplots(3, n, figsize=(3.4 * n, 7.5), squeeze=False)
+    for i in range(n):
+        plot_waveform(axes[0, i], waveforms[i], config.sample_rate, titles[i])
+        plot_log_mel(axes[1, i], log_mel[i], config)
+        plot_mfcc(axes[2, i], mfcc[i], config)
+        if i:
+            for row in range(3):
+                axes[row, i].set_ylabel("")
+    fig.tight_layout()
+    return fig
+
+
+def plot_before_after(before, after, config: Config | None = None, title: str = "",
+                      labels: tuple[str, str] = ("before", "after")):
+    """Waveform and MFCC of a window before and after a change (e.g. an augmentation)."""
+    config = config or Config()
+    before = np.asarray(before, dtype=np.float32)
+    after = np.asarray(after, dtype=np.float32)
+    fig, axes = plt.subplots(2, 2, figsize=(10, 5.5), squeeze=False)
+    if before.ndim == 1:
+        _, mfcc = features(np.stack([before, after]), config)
+        for col, (wave, m, label) in enumerate(zip((before, after), mfcc, labels)):
+            plot_waveform(axes[0, col], wave, config.sample_rate, label)
+            plot_mfcc(axes[1, col], m, config)
+    else:  # two MFCC images (augmentations that act on features)
+        for col, (m, label) in enumerate(zip((before, after), labels)):
+            axes[0, col].axis("off")
+            axes[0, col].set_title(label)
+            plot_mfcc(axes[1, col], m, config)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- training and evaluation ---------------------------------------------------------------------
+def _metric_pairs(columns: Sequence[str]) -> list[str]:
+    names = [c for c in columns if c not in ("epoch", "lr", "learning_rate") and
+             not c.startswith("val_")]
+    return names
+
+
+def plot_training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]] | Mapping,
+                         metrics: Sequence[str] | None = None, title: str = ""):
+    """Training (solid) and validation (dashed) curves, one panel per metric.
+
+    ``histories`` maps a label (e.g. ``"fold 0"``) to a history: a mapping or DataFrame of
+    per-epoch columns like ``loss``/``val_loss``. A single history (with a ``loss`` key) is
+    accepted as well.
+    """
+    if "loss" in histories:
+        histories = {"": histories}
+    first = next(iter(histories.values()))
+    metrics = list(metrics or _metric_pairs(list(first.keys())))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.6 * len(metrics), 3.6), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (label, history) in enumerate(histories.items()):
+        color = colors[k % len(colors)]
+        for ax, metric in zip(axes[0], metrics):
+            if metric in history:
+                values = np.asarray(history[metric], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, color=color,
+                        label=f"{label} train".strip())
+            if "val_" + metric in history:
+                values = np.asarray(history["val_" + metric], dtype=float)
+                ax.plot(np.arange(1, len(values) + 1), values, color=color, ls="--",
+                        label=f"{label} validation".strip())
+            ax.set(xlabel="epoch", title=metric)
+    if len(histories) <= 4:
+        axes[0, 0].legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_roc(ax, y_true, scores, label: str = "", **kwargs):
+    """ROC curve of speech scores against 0/1 labels, with its AUC in the legend."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    fpr, tpr, _ = roc_curve(np.asarray(y_true), np.asarray(scores))
+    auc = roc_auc_score(np.asarray(y_true), np.asarray(scores))
+    ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})".strip(), **kwargs)
+    ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+    return auc
+
+
+def plot_confusion(ax, matrix, class_names: Sequence[str] = CLASS_NAMES, title: str = "",
+                   normalize: bool = True):
+    """A confusion matrix (rows: true class, columns: predicted), counts and row shares."""
+    matrix = np.asarray(matrix, dtype=float)
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    ax.imshow(shares if normalize else matrix, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    for i in range(matrix.shape[0]):
+        for j in range(matrix.shape[1]):
+            text = f"{matrix[i, j]:.0f}\n{shares[i, j]:.1%}" if normalize else f"{matrix[i, j]:.0f}"
+            ax.text(j, i, text, ha="center", va="center",
+                    color="white" if shares[i, j] > 0.5 else "black", fontsize=9)
+    ticks = range(len(class_names))
+    ax.set(xticks=ticks, yticks=ticks, xticklabels=class_names, yticklabels=class_names,
+           xlabel="predicted", ylabel="true")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_decision_regions(ax, predict, points, labels, title: str = "", margin: float = 0.5,
+                          resolution: int = 200):
+    """Shade where ``predict`` (an (n, 2) -> (n,) probability function) says class 1."""
+    points = np.asarray(points, dtype=np.float32)
+    lo, hi = points.min(axis=0) - margin, points.max(axis=0) + margin
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
+    grid = np.stack([gx.ravel(), gy.ravel()], axis=1).astype(np.float32)
+    prob = np.asarray(predict(grid)).reshape(gx.shape)
+    ax.contourf(gx, gy, prob, levels=[0, 0.5, 1], colors=["#cfe2f3", "#f4cccc"], alpha=0.9)
+    ax.contour(gx, gy, prob, levels=[0.5], colors="k", linewidths=0.8)
+    labels = np.asarray(labels).ravel()
+    for value, marker, color in ((0, "o", "#1f77b4"), (1, "s", "#d62728")):
+        sel = labels == value
+        ax.scatter(points[sel, 0], points[sel, 1], marker=marker, s=90, color=color,
+                   edgecolor="k", label=f"class {value}", zorder=3)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+    if title:
+        ax.set_title(title)
+    return ax

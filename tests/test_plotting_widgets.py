@@ -1,0 +1,113 @@
+"""save_figure, the headless fallbacks of the widget helpers, audio players and the live plot."""
+from __future__ import annotations
+
+import keras
+import matplotlib
+import numpy as np
+import pytest
+
+from atomicvad_lib import plotting, widgets
+from atomicvad_lib.paths import repo_path, repo_root
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+@pytest.fixture
+def figures(tmp_path, monkeypatch):
+    monkeypatch.setenv(plotting.FIGURES_ENV, str(tmp_path / "figs"))
+    return tmp_path / "figs"
+
+
+def test_save_figure_writes_png_under_env_folder(figures):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [1, 0])
+    path = plotting.save_figure(fig, "03/some figure: v1")
+    assert path == figures / "03" / "some_figure_v1.png"
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    plt.close(fig)
+
+
+def test_save_figure_cannot_escape_folder(figures):
+    fig = plt.figure()
+    path = plotting.save_figure(fig, "../../escape")
+    assert figures in path.parents
+    plt.close(fig)
+
+
+def test_default_figures_folder_is_repo_figures(monkeypatch):
+    monkeypatch.delenv(plotting.FIGURES_ENV, raising=False)
+    assert plotting.figures_dir() == repo_root() / "figures"
+
+
+def test_repo_path_resolves_from_notebooks_folder(monkeypatch):
+    root = repo_root()
+    monkeypatch.chdir(root / "atomicvad_lib")
+    assert repo_root() == root
+    assert repo_path("pyproject.toml") == root / "pyproject.toml"
+
+
+def test_not_interactive_outside_jupyterlab(monkeypatch):
+    widgets.use_interactive(None)
+    assert widgets.interactive_available() is False
+    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    assert widgets.under_papermill() is True
+    widgets.use_interactive(True)
+    try:
+        assert widgets.interactive_available() is True
+    finally:
+        widgets.use_interactive(None)
+
+
+def test_slider_plot_falls_back_to_a_static_grid(figures):
+    calls = []
+
+    def draw(fig, a, b):
+        calls.append((a, b))
+        fig.subplots().plot(np.arange(5) * a, label=b)
+
+    extras = []
+    path = widgets.slider_plot(draw, {"a": (0.0, 2.0, 0.1, 1.0), "b": ["x", "y"]},
+                               [{"a": 0.5}, {"a": 1.5, "b": "y"}, {}], "grid",
+                               after=lambda a, b: extras.append(a))
+    assert path == figures / "grid.png" and path.is_file()
+    assert calls == [(0.5, "x"), (1.5, "y"), (1.0, "x")]
+    assert extras == [0.5, 1.5, 1.0]
+    assert plt.get_fignums() == []
+
+
+def test_browse_needs_items(figures):
+    with pytest.raises(ValueError, match="empty"):
+        widgets.browse(0, lambda fig, index: None, "empty")
+
+
+def test_audio_player_embeds_the_waveform():
+    wave = 0.5 * np.sin(np.linspace(0, 100, 1600)).astype(np.float32)
+    player = widgets.audio_player(wave, 16000)
+    assert player.data[:4] == b"RIFF"
+    html = widgets.audio_table([wave, wave], ["one", "two"]).data
+    assert html.count("<audio") == 2 and "two" in html
+
+
+def test_live_plot_saves_final_curves(figures):
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile("sgd", "mse")
+    x = np.random.default_rng(0).normal(size=(16, 3)).astype("float32")
+    callback = widgets.LivePlot("training/curves", interactive=False)
+    model.fit(x, x[:, :1], validation_data=(x, x[:, :1]), epochs=3, verbose=0,
+              callbacks=[callback])
+    assert callback.path == figures / "training" / "curves.png" and callback.path.is_file()
+    assert len(callback.history["loss"]) == 3 and len(callback.history["val_loss"]) == 3
+
+
+def test_roc_and_confusion_panels():
+    from sklearn.metrics import roc_auc_score
+
+    y = np.array([0, 0, 1, 1, 1, 0])
+    s = np.array([0.1, 0.6, 0.7, 0.9, 0.4, 0.2])
+    fig, (a, b) = plt.subplots(1, 2)
+    assert plotting.plot_roc(a, y, s, "m") == pytest.approx(roc_auc_score(y, s))
+    plotting.plot_confusion(b, [[3, 1], [0, 2]])
+    assert "1\n25.0%" in [t.get_text() for t in b.texts]
+    plt.close(fig)
