@@ -339,7 +339,7 @@ def compare_on(model, head, float_path, int8_path, frontend, spec, waveforms, la
     """AUROC of Keras, LiteRT float32 and LiteRT int8 on labelled windows, and their agreement."""
     from tqdm.auto import tqdm
 
-    from .metrics import auroc
+    from .baselines import window_scores
 
     labels = np.asarray(labels).astype(int)
     features = compute_features(np.asarray(waveforms, np.float32), frontend)
@@ -353,7 +353,7 @@ def compare_on(model, head, float_path, int8_path, frontend, spec, waveforms, la
                               disable=not progress, leave=False)]
         probs[name] = np.concatenate(rows)
     for name, prob in probs.items():
-        out[f"auroc_{name}"] = float(auroc(labels, prob))
+        out[f"auroc_{name}"] = window_scores(labels, prob)["AUROC"]
     out["max_abs_diff_float32_vs_keras"] = float(np.abs(probs["float32"] - keras_prob).max())
     out["max_abs_diff_int8_vs_keras"] = float(np.abs(probs["int8"] - keras_prob).max())
     out["int8_auroc_drop"] = out["auroc_keras"] - out["auroc_int8"]
