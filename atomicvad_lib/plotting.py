@@ -220,3 +220,26 @@ def plot_decision_regions(ax, predict, points, labels, title: str = "", margin: 
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_ggcu(fig, w1: float = 1.0, b1: float = 0.0, w2: float = 1.0, b2: float = 0.0,
+              xlim: tuple[float, float] = (-6.0, 6.0)):
+    """GGCU and its derivative for one setting of (w1, b1, w2, b2), zeros marked, on ``fig``
+    (a Figure or SubFigure); ReLU and GCU drawn faintly for comparison."""
+    from . import ggcu_math as gm
+
+    xs = np.linspace(*xlim, 600)
+    ax_f, ax_d = fig.subplots(1, 2)
+    ax_f.plot(xs, np.maximum(xs, 0), color="0.75", lw=1, label="ReLU")
+    ax_f.plot(xs, gm.ggcu(xs), color="0.55", lw=1, ls="--", label="GCU x·cos x")
+    ax_f.plot(xs, gm.ggcu(xs, w1, b1, w2, b2), color="C3", lw=2, label="GGCU")
+    zeros = gm.ggcu_zeros(*xlim, w1, b1, w2, b2)
+    ax_f.plot(zeros, np.zeros_like(zeros), "k.", ms=6, label="zeros")
+    ax_d.plot(xs, gm.ggcu_gradient(xs, "x", w1, b1, w2, b2), color="C0", lw=2)
+    for ax, title in ((ax_f, "GGCU(x)"), (ax_d, "d GGCU / dx")):
+        ax.axhline(0, color="0.85", lw=0.8)
+        ax.set(xlabel="x", title=title, xlim=xlim)
+    ax_f.set_ylim(-abs(xlim[1]) * 1.2, abs(xlim[1]) * 1.2)
+    ax_f.legend(fontsize=7, loc="upper left")
+    fig.suptitle(f"w1={w1:g}, b1={b1:g}, w2={w2:g}, b2={b2:g}", fontsize=10)
+    return ax_f, ax_d
