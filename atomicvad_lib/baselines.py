@@ -214,3 +214,39 @@ def compare(detectors: list[Detector], waveforms: np.ndarray, labels: np.ndarray
     table = pd.DataFrame(rows).set_index("detector")
     table["parameters"] = table["parameters"].astype("Int64")
     return table
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--model", default=None, help="AtomicVAD .keras model to include")
+    parser.add_argument("--tflite", nargs="*", default=[], help="exported .tflite files to include")
+    parser.add_argument("--data-dir", default=None, help="data folder (default: config data_dir)")
+    parser.add_argument("--split", default="testing", choices=("training", "validation", "testing"))
+    parser.add_argument("--threshold", type=float, default=0.5)
+    parser.add_argument("--silero-reduce", choices=("max", "mean"), default="max")
+    parser.add_argument("--webrtc-mode", type=int, choices=(0, 1, 2, 3), default=3)
+    parser.set_defaults(func=run)
+
+
+def run(args) -> int:
+    import pandas as pd
+
+    from .config import Config
+    from .pipeline import load_split
+
+    config = Config()
+    windows = load_split(Path(args.data_dir or config.data_dir), args.split, config)
+    detectors = default_detectors(args.silero_reduce, args.webrtc_mode)
+    if args.model:
+        from .export import load_model_file
+        model = load_model_file(args.model)
+        detectors.append(keras_detector(model, file=args.model))
+    detectors += [litert_detector(p) for p in args.tflite]
+    table = compare(detectors, windows.waveforms, windows.labels, args.threshold)
+    with pd.option_context("display.width", 160, "display.max_columns", 20,
+                           "display.float_format", "{:.4f}".format):
+        print(f"{len(windows)} {args.split} windows ({int(windows.labels.sum())} speech)")
+        print(table.drop(columns="note"))
+    return 0
