@@ -1,0 +1,310 @@
+"""``atomicvad course`` and ``atomicvad sweep``: the notebooks run headless with papermill.
+
+``course`` executes every notebook in order on ``data_samples/``, writing executed copies to
+``runs/<run>/``; notebook 05 runs once per seed through the sweep. It stops at the first failure,
+naming the notebook and its executed copy (which shows the failing cell).
+
+``sweep`` runs ``05_training`` once per seed (several at once with ``--jobs``), writing
+``runs/<run>/05_training_seed<seed>.ipynb`` and training outputs to ``experiments/<run>/``, then
+``06_results_analysis`` over the run. A failed seed does not stop the others; the command lists
+the failures and exits 1.
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from .config import PAPER_SEEDS
+from .paths import repo_root
+
+NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
+             "05_training", "06_results_analysis")
+TRAINING, ANALYSIS = "05_training", "06_results_analysis"
+HEADLESS_ENV, FIGURES_ENV = "ATOMICVAD_HEADLESS", "ATOMICVAD_FIGURES"
+# Training settings of the course's sweep: ten seeds on data_samples/ within its time budget.
+COURSE_TRAINING: dict[str, Any] = {}
+
+
+@dataclass
+class NotebookRun:
+    """One executed notebook: where it came from and went, and how it ended."""
+
+    notebook: Path
+    output: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def describe(self) -> str:
+        label = self.notebook.stem
+        if "seed" in self.parameters:
+            label += f" (seed {self.parameters['seed']})"
+        if self.ok:
+            return f"ok      {label}: {self.output} [{self.seconds:.0f} s]"
+        return f"FAILED  {label}: {self.error}\n        see the executed copy {self.output}"
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def notebook_path(name: str) -> Path:
+    path = notebooks_dir() / f"{name}.ipynb"
+    if not path.is_file():
+        raise FileNotFoundError(f"notebook {path} does not exist (known: {', '.join(NOTEBOOKS)})")
+    return path
+
+
+def declared_parameters(notebook: Path) -> dict[str, Any]:
+    """The notebook's ``parameters`` cell as papermill sees it: name -> default (as written)."""
+    import papermill
+
+    return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
+
+
+def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any] | None = None,
+            *, figures: str | Path | None = None, kernel_name: str = "python3",
+            threads: int | None = None, progress: bool = False) -> NotebookRun:
+    """Run one notebook with papermill, headless, in ``notebooks/`` as working directory.
+
+    ``figures`` becomes ``ATOMICVAD_FIGURES`` for the kernel, ``threads`` caps TensorFlow's
+    thread pools (for several runs side by side). Failures are returned, not raised.
+    """
+    import papermill
+
+    notebook, output = Path(notebook), Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    env = {HEADLESS_ENV: "1"}
+    if figures is not None:
+        env[FIGURES_ENV] = str(Path(figures).resolve())
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS="1",
+                   OMP_NUM_THREADS=str(threads))
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)  # the kernel inherits this process's environment
+    run = NotebookRun(notebook, output, dict(parameters or {}))
+    start = time.monotonic()
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters=run.parameters,
+                                   kernel_name=kernel_name, cwd=str(notebook.parent),
+                                   progress_bar=progress, log_output=False)
+    except papermill.PapermillExecutionError as err:
+        run.error = f"cell {err.exec_count}: {err.ename}: {err.evalue}".strip()
+    except Exception as err:  # kernel died, notebook unreadable, ...
+        run.error = f"{type(err).__name__}: {err}"
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    run.seconds = time.monotonic() - start
+    return run
+
+
+def _execute_task(task: dict[str, Any]) -> NotebookRun:
+    return execute(**task)
+
+
+@dataclass
+class SweepResult:
+    runs: list[NotebookRun]
+    analysis: NotebookRun | None = None
+
+    @property
+    def failures(self) -> list[NotebookRun]:
+        return [r for r in [*self.runs, self.analysis] if r is not None and not r.ok]
+
+
+def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick: bool = False,
+          data_dir: str | Path | None = None, parameters: dict[str, Any] | None = None,
+          analysis: bool = True, runs_root: str | Path | None = None,
+          experiments_root: str | Path | None = None, notebook: str | Path | None = None,
+          analysis_notebook: str | Path | None = None, kernel_name: str = "python3",
+          progress: bool = True) -> SweepResult:
+    """Train one fold per seed with notebook 05, then analyse the run with notebook 06.
+
+    Fold ``i`` is the ``i``-th seed of ``seeds``. Executed notebooks go to
+    ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``.
+    """
+    from tqdm.auto import tqdm
+
+    root = repo_root()
+    out_dir = Path(runs_root or root / "runs") / run
+    run_dir = Path(experiments_root or root / "experiments") / run
+    notebook = Path(notebook or notebook_path(TRAINING))
+    known = declared_parameters(notebook)
+    common = {"quick": quick, "run_dir": str(run_dir.resolve()), "interactive": False}
+    if data_dir is not None:
+        common["data_dir"] = str(Path(data_dir).resolve())
+    common = {k: v for k, v in common.items() if k in known}
+    common.update(parameters or {})
+    jobs = max(1, int(jobs))
+    threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+    tasks = [dict(notebook=notebook, output=out_dir / f"{notebook.stem}_seed{seed}.ipynb",
+                  parameters={**common, "seed": int(seed), "fold": fold},
+                  figures=out_dir / "figures" / f"seed{seed}", kernel_name=kernel_name,
+                  threads=threads)
+             for fold, seed in enumerate(seeds)]
+    runs: list[NotebookRun] = []
+    bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
+    if jobs == 1:
+        for task in tasks:
+            runs.append(_execute_task(task))
+            bar.update()
+            _report(runs[-1], bar)
+    else:
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = [pool.submit(_execute_task, task) for task in tasks]
+            for future in as_completed(futures):
+                runs.append(future.result())
+                bar.update()
+                _report(runs[-1], bar)
+    bar.close()
+    runs.sort(key=lambda r: r.parameters["fold"])
+    result = SweepResult(runs)
+    if analysis and any(r.ok for r in runs):
+        analysis_nb = Path(analysis_notebook or notebook_path(ANALYSIS))
+        known = declared_parameters(analysis_nb)
+        params = {k: v for k, v in {"run_dir": str(run_dir.resolve()), "quick": quick,
+                                    "interactive": False,
+                                    "data_dir": common.get("data_dir")}.items()
+                  if k in known and v is not None}
+        result.analysis = execute(analysis_nb, out_dir / f"{analysis_nb.stem}.ipynb", params,
+                                  figures=out_dir / "figures" / analysis_nb.stem,
+                                  kernel_name=kernel_name)
+        _report(result.analysis, bar)
+    return result
+
+
+def _report(run: NotebookRun, bar=None) -> None:
+    text = run.describe()
+    if bar is not None:
+        bar.write(text)
+    else:
+        print(text, flush=True)
+
+
+def _summary(failures: Iterable[NotebookRun]) -> int:
+    failures = list(failures)
+    if not failures:
+        return 0
+    print(f"\n{len(failures)} notebook run(s) failed:", file=sys.stderr)
+    for run in failures:
+        print("  " + run.describe().replace("\n", "\n  "), file=sys.stderr)
+    return 1
+
+
+def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 2,
+           quick: bool = False, data_dir: str | Path | None = None,
+           notebooks: Sequence[str] = NOTEBOOKS, training: dict[str, Any] | None = None,
+           runs_root: str | Path | None = None, experiments_root: str | Path | None = None,
+           kernel_name: str = "python3") -> int:
+    """Run the course's notebooks in order; 0 when all succeed, else 1 after the first failure."""
+    root = repo_root()
+    data_dir = Path(data_dir or root / "data_samples")
+    out_dir = Path(runs_root or root / "runs") / run
+    start = time.monotonic()
+    for name in notebooks:
+        if name == ANALYSIS and TRAINING in notebooks:
+            continue  # the sweep analyses its own run
+        if name == TRAINING:
+            result = sweep(run, seeds, jobs=jobs, quick=quick, data_dir=data_dir,
+                           parameters={**COURSE_TRAINING, **(training or {})},
+                           analysis=ANALYSIS in notebooks, runs_root=runs_root,
+                           experiments_root=experiments_root, kernel_name=kernel_name)
+            if result.failures:
+                print(f"\nThe course stopped at {TRAINING}: fix the failures below and rerun.",
+                      file=sys.stderr)
+                return _summary(result.failures)
+            continue
+        notebook = notebook_path(name)
+        known = declared_parameters(notebook)
+        params = {k: v for k, v in {"quick": quick, "interactive": False,
+                                    "data_dir": str(data_dir.resolve())}.items() if k in known}
+        if name == ANALYSIS:
+            params["run_dir"] = str((Path(experiments_root or root / "experiments") / run).resolve())
+        result = execute(notebook, out_dir / f"{name}.ipynb", params,
+                         figures=out_dir / "figures" / name, kernel_name=kernel_name)
+        _report(result)
+        if not result.ok:
+            print(f"\nThe course stopped at {name}: open {result.output} to see the failing cell.",
+                  file=sys.stderr)
+            return 1
+    print(f"\nThe course ran in {(time.monotonic() - start) / 60:.1f} minutes; executed notebooks "
+          f"are in {out_dir}.")
+    return 0
+
+
+# --- command line --------------------------------------------------------------------------------
+def _parameter_pairs(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
+    import yaml
+
+    out = {}
+    for key, value in pairs or ():
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[key] = value
+    return out
+
+
+def _add_common(parser: argparse.ArgumentParser, default_jobs: int) -> None:
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(PAPER_SEEDS),
+                        help="training seeds, one fold each (default: the paper's ten)")
+    parser.add_argument("--jobs", type=int, default=default_jobs,
+                        help=f"seeds trained at once (default {default_jobs})")
+    parser.add_argument("--quick", action="store_true",
+                        help="the notebooks' quick settings: a smoke test in a few minutes")
+    parser.add_argument("--data-dir", default=None,
+                        help="folder with the six balanced manifests (default: data_samples/)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="a parameter for 05_training (YAML value), e.g. -p epochs 5")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``course`` command's options (``sweep`` has its own, see add_sweep_arguments)."""
+    parser.add_argument("--run", default="course", help="run name: runs/<run>, experiments/<run>")
+    parser.add_argument("--only", nargs="+", choices=NOTEBOOKS, metavar="NOTEBOOK",
+                        help="run only these notebooks (in course order)")
+    _add_common(parser, default_jobs=2)
+    parser.set_defaults(func=run_course)
+
+
+def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--run", required=True, help="run name: runs/<run>, experiments/<run>")
+    parser.add_argument("--no-analysis", action="store_true",
+                        help="skip 06_results_analysis after training")
+    _add_common(parser, default_jobs=1)
+    parser.set_defaults(func=run_sweep)
+
+
+def run_course(args) -> int:
+    notebooks = [n for n in NOTEBOOKS if not args.only or n in args.only]
+    return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
+                  notebooks=notebooks, training=_parameter_pairs(args.parameter),
+                  kernel_name=args.kernel)
+
+
+def run_sweep(args) -> int:
+    start = time.monotonic()
+    result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
+                   data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
+                   analysis=not args.no_analysis, kernel_name=args.kernel)
+    code = _summary(result.failures)
+    if not code:
+        print(f"\nThe sweep ran in {(time.monotonic() - start) / 60:.1f} minutes.")
+    return code

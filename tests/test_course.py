@@ -1,0 +1,116 @@
+"""The course runner and the sweep, on tiny stand-in notebooks (fast; the real notebooks are
+executed in test_notebooks.py)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from atomicvad_lib import cli, course
+
+
+def _notebook(path: Path, parameters: str, body: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+TRAIN_PARAMS = 'seed = 0\nfold = 0\nrun_dir = ""\nquick = False\ninteractive = None\ndata_dir = ""'
+TRAIN_BODY = """import json, os, pathlib
+if seed < 0:
+    raise ValueError(f"seed must be non-negative, got {seed}")
+out = pathlib.Path(run_dir) / f"fold_{fold}"
+out.mkdir(parents=True, exist_ok=True)
+(out / "seen.json").write_text(json.dumps({"seed": seed, "quick": quick, "data_dir": data_dir,
+    "headless": os.environ.get("ATOMICVAD_HEADLESS"), "figures": os.environ.get("ATOMICVAD_FIGURES"),
+    "threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "cwd": os.getcwd()}))
+"""
+ANALYSIS_PARAMS = 'run_dir = ""\nquick = False\ninteractive = None'
+ANALYSIS_BODY = """import pathlib
+folds = sorted(p.name for p in pathlib.Path(run_dir).glob("fold_*"))
+(pathlib.Path(run_dir) / "analysed.txt").write_text(",".join(folds))
+"""
+
+
+@pytest.fixture
+def fake_notebooks(tmp_path, monkeypatch):
+    folder = tmp_path / "notebooks"
+    _notebook(folder / "05_training.ipynb", TRAIN_PARAMS, TRAIN_BODY)
+    _notebook(folder / "06_results_analysis.ipynb", ANALYSIS_PARAMS, ANALYSIS_BODY)
+    monkeypatch.setattr(course, "notebooks_dir", lambda: folder)
+    return folder
+
+
+def _roots(tmp_path):
+    return dict(runs_root=tmp_path / "runs", experiments_root=tmp_path / "experiments")
+
+
+def test_failed_seed_is_reported_and_others_continue(fake_notebooks, tmp_path):
+    result = course.sweep("demo", [11, -5, 22], data_dir=tmp_path, progress=False,
+                          **_roots(tmp_path))
+    assert [r.parameters["seed"] for r in result.runs] == [11, -5, 22]
+    assert [r.ok for r in result.runs] == [True, False, True]
+    failed = result.failures[0]
+    assert failed.output == tmp_path / "runs" / "demo" / "05_training_seed-5.ipynb"
+    assert "ValueError" in failed.error and "seed must be non-negative" in failed.error
+    executed = nbformat.read(failed.output, as_version=4)
+    assert any(o.get("output_type") == "error" for c in executed.cells if c.cell_type == "code"
+               for o in c.outputs)
+    run_dir = tmp_path / "experiments" / "demo"
+    seen = json.loads((run_dir / "fold_2" / "seen.json").read_text())
+    assert seen["seed"] == 22 and seen["headless"] == "1" and seen["quick"] is False
+    assert seen["data_dir"] == str(tmp_path.resolve())
+    assert seen["figures"] == str((tmp_path / "runs" / "demo" / "figures" / "seed22").resolve())
+    assert Path(seen["cwd"]) == fake_notebooks
+    # the analysis ran over the folds that trained
+    assert result.analysis.ok
+    assert (run_dir / "analysed.txt").read_text() == "fold_0,fold_2"
+    assert "see the executed copy" in failed.describe()
+
+
+def test_parallel_jobs_run_every_seed(fake_notebooks, tmp_path):
+    result = course.sweep("par", [3, 4], jobs=2, quick=True, analysis=False, progress=False,
+                          **_roots(tmp_path))
+    assert [r.ok for r in result.runs] == [True, True] and result.analysis is None
+    seen = json.loads((tmp_path / "experiments" / "par" / "fold_1" / "seen.json").read_text())
+    assert seen["seed"] == 4 and seen["quick"] is True and int(seen["threads"]) >= 1
+
+
+def test_sweep_command_exits_nonzero_listing_failures(fake_notebooks, tmp_path, monkeypatch,
+                                                      capsys):
+    monkeypatch.setattr(course, "repo_root", lambda: tmp_path)
+    code = cli.main(["sweep", "--run", "cmd", "--seeds", "1", "-2", "-p", "data_dir", "x"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "1 notebook run(s) failed" in err and "05_training_seed-2.ipynb" in err
+    assert (tmp_path / "runs" / "cmd" / "05_training_seed1.ipynb").is_file()
+    seen = json.loads((tmp_path / "experiments" / "cmd" / "fold_0" / "seen.json").read_text())
+    assert seen["data_dir"] == "x"  # -p values reach the notebook
+
+
+def test_course_stops_at_first_failed_notebook(fake_notebooks, tmp_path, capsys):
+    _notebook(fake_notebooks / "01_data_exploration.ipynb", "quick = False\ndata_dir = ''",
+              "assert data_dir")
+    _notebook(fake_notebooks / "02_augmentation.ipynb", "quick = False",
+              "raise RuntimeError('augmentation broke')")
+    _notebook(fake_notebooks / "03_ggcu_derivation.ipynb", "quick = False", "print('never')")
+    code = course.course("c", [1], notebooks=course.NOTEBOOKS[:3], data_dir=tmp_path,
+                         **_roots(tmp_path))
+    assert code == 1
+    out = capsys.readouterr()
+    assert "02_augmentation" in out.err and str(tmp_path / "runs" / "c" / "02_augmentation.ipynb") in out.err
+    assert "augmentation broke" in out.out
+    assert (tmp_path / "runs" / "c" / "01_data_exploration.ipynb").is_file()
+    assert not (tmp_path / "runs" / "c" / "03_ggcu_derivation.ipynb").exists()
+
+
+def test_unknown_notebook_is_a_clear_error(fake_notebooks):
+    with pytest.raises(FileNotFoundError, match="01_data_exploration"):
+        course.notebook_path("99_nothing")
