@@ -10,11 +10,13 @@ import sys
 # subcommand -> (module, one-line help); modules are imported only when their command runs.
 COMMANDS = {
     "check": ("atomicvad_lib.checks", "print package versions; exit 1 if any is missing or old"),
-    "course": ("atomicvad_lib.course", "run every notebook headless on data_samples/ (runs/course/)"),
-    "sweep": ("atomicvad_lib.sweep", "train one fold per seed with notebook 05, then run notebook 06"),
     "export": ("atomicvad_lib.export", "write float32 and int8 LiteRT files of a model; compare their AUROC"),
     "stream": ("atomicvad_lib.streaming", "speech segments of an audio file of any length (CSV, RTTM, figure)"),
     "baselines": ("atomicvad_lib.baselines", "WebRTC and Silero VAD beside AtomicVAD on the test windows"),
+    "course": ("atomicvad_lib.course", "run every notebook headless on data_samples/ (runs/course/)"),
+    "sweep": ("atomicvad_lib.sweep", "train one fold per seed with notebook 05, then run notebook 06"),
+    "validate": ("atomicvad_lib.manifest", "check manifests line by line; list every problem"),
+    "prepare": ("atomicvad_lib.prepare", "build the six balanced manifests from downloaded corpora"),
 }
 
 
