@@ -266,6 +266,7 @@ else:
 # Solutions: next cell (expand it in JupyterLab).
 
 # %% hidden
+# Solutions
 # 1. Depth multiplier 1: block 1 has one 7x7 filter (49 + 1) instead of three (150), LayerNorm
 #    2 instead of 6, block1_expand 1*8+8 = 16 instead of 32: 298 - 100 - 4 - 16 = 178 parameters.
 small = av.build_model(config.replace(block1_depth_multiplier=1), seed=seed)

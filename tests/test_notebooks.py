@@ -1,0 +1,109 @@
+"""The course notebooks: committed as generated, clean, well-formed, and executing headless with
+their quick settings (papermill into tmp_path)."""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+from atomicvad_lib import course
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+_spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
+build_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_notebooks)
+
+PRESENT = [n for n in course.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.ipynb").is_file()]
+
+
+def _read(name: str):
+    return nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+
+
+def test_every_source_has_its_notebook():
+    sources = sorted(p.stem for p in build_notebooks.SOURCES.glob("[0-9][0-9]_*.py"))
+    assert sources == PRESENT
+    assert set(PRESENT) <= set(course.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_committed_notebook_equals_generator_output(name):
+    source = build_notebooks.SOURCES / f"{name}.py"
+    expected = build_notebooks.render(build_notebooks.parse_source(source))
+    assert (NOTEBOOK_DIR / f"{name}.ipynb").read_text() == expected, \
+        "run `python tools/build_notebooks.py` and commit the notebook"
+
+
+@pytest.mark.parametrize("name", PRESENT)
+def test_notebook_is_valid_and_clean(name):
+    nb = _read(name)
+    nbformat.validate(nb)
+    assert nb.metadata.kernelspec.name == "python3"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None
+    # opens with what it teaches, ends with exercises and a collapsed solution cell
+    assert nb.cells[0].cell_type == "markdown" and "What you will learn" in nb.cells[0].source
+    assert any(c.cell_type == "markdown" and "## Exercises" in c.source for c in nb.cells)
+    hidden = [c for c in nb.cells if c.metadata.get("jupyter", {}).get("source_hidden")]
+    assert hidden and "Solution" in hidden[-1].source
+    # the package is installed: no path tricks; figures go through save_figure
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    assert "sys.path" not in text and ".savefig(" not in text
+    parameters = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    assert {"quick", "interactive"} <= set(papermill.inspect_notebook(
+        str(NOTEBOOK_DIR / f"{name}.ipynb")))
+
+
+def test_generator_parses_cells_tags_and_hidden(tmp_path):
+    source = tmp_path / "99_demo.py"
+    source.write_text('# %% [markdown]\n# # Title\n#\n# text\n\n# %% tags=["parameters"]\n'
+                      'a = 1\n\n# %% hidden\nprint(a)\n')
+    nb = build_notebooks.parse_source(source)
+    assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
+    assert nb.cells[0].source == "# Title\n\ntext"
+    assert nb.cells[1].metadata["tags"] == ["parameters"] and nb.cells[1].source == "a = 1"
+    assert nb.cells[2].metadata["jupyter"] == {"source_hidden": True}
+    assert build_notebooks.render(nb) == build_notebooks.render(build_notebooks.parse_source(source))
+    source.write_text("x = 1\n# %%\ny = 2\n")
+    with pytest.raises(ValueError, match="99_demo.py:1"):
+        build_notebooks.parse_source(source)
+
+
+def _execute(name: str, tmp_path: Path, **parameters):
+    output = tmp_path / f"{name}.ipynb"
+    run = course.execute(NOTEBOOK_DIR / f"{name}.ipynb", output,
+                         {"quick": True, "interactive": False, **parameters},
+                         figures=tmp_path / "figures")
+    assert run.ok, f"{name} failed: {run.error} (executed copy: {output})"
+    nb = nbformat.read(output, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2, "figures are in it"
+    figures = sorted((tmp_path / "figures").rglob("*.png"))
+    assert figures, "figures were saved through save_figure"
+    return nb, figures
+
+
+def test_03_ggcu_derivation_executes(tmp_path):
+    nb, figures = _execute("03_ggcu_derivation", tmp_path)
+    assert {"activations.png", "ggcu_explorer.png", "xor_decision_regions.png"} <= {
+        f.name for f in figures}
+    text = "\n".join(o.get("data", {}).get("text/plain", "") for c in nb.cells
+                     if c.cell_type == "code" for o in c.outputs)
+    assert "ggcu      1.00" in text  # the XOR table: one GGCU neuron, 100 %
+
+
+def test_04_model_building_executes(tmp_path):
+    nb, figures = _execute("04_model_building", tmp_path)
+    assert {"parameters_per_layer.png", "receptive_field.png", "macs.png"} <= {
+        f.name for f in figures}
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert "612,058 MACs per window" in text
+
