@@ -107,3 +107,16 @@ def test_04_model_building_executes(tmp_path):
                      for o in c.outputs)
     assert "612,058 MACs per window" in text
 
+
+
+def test_02_augmentation_executes(tmp_path, tiny_corpus):
+    nb, figures = _execute("02_augmentation", tmp_path, data_dir=str(tiny_corpus))
+    assert {"time_shift.png", "white_noise.png", "background_mixing.png", "spec_augment.png",
+            "batch_dependent_features.png"} <= {f.name for f in figures}
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                     for o in c.outputs)
+    assert "same seed, same draws: True" in text
+    assert "epoch 1 == epoch 2, sample for sample: True" in text
+    html = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+            if "<audio" in o.get("data", {}).get("text/html", "")]
+    assert html, "audio players are embedded headless"
