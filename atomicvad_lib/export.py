@@ -1,4 +1,4 @@
-"""LiteRT (TFLite) export: a float32 file and a full-integer int8 file, and inference on them.
+"""LiteRT (TFLite) export: float32, full-integer int8 and int8 with float layer norm; inference.
 
 The exported graphs start at the MFCC image (batch, 64, 64, 1) and end at the softmax, as on a
 microcontroller, which computes the MFCCs itself (``atomicvad_lib.mfcc_numpy`` is the reference for
@@ -9,6 +9,13 @@ TFLite has no int8 kernel for ``COS``: the converter runs the cosines of the two
 float32 between a DEQUANTIZE and a QUANTIZE (1,384 values per window; TFLite Micro runs float COS
 too). :func:`float_ops` lists such float islands, and the export report names them. Layer
 normalisation is rewritten with explicit mean/subtract/rsqrt so that it needs no float ``NEG``.
+
+Why a third file, ``atomicvad_int8_float_norm.tflite``: AtomicVAD normalises each pixel over only 3
+(block 1) or 2 (block 2) channels. In int8, one scale per tensor must cover the whole range of the
+depthwise outputs (hundreds, driven by the first MFCC coefficient, the loudness), so the small
+differences between channels that layer normalisation blows up to unit size are lost to rounding.
+This variant keeps convolutions, pooling, GGCU arithmetic and the classifier in int8 and runs the
+two layer normalisations (and the cosines) in float32; its input and output are float32.
 """
 from __future__ import annotations
 
@@ -30,6 +37,7 @@ from .spec_augment import SpecAugment, SpecCutout
 
 FLOAT_FILE = "atomicvad_float32.tflite"
 INT8_FILE = "atomicvad_int8.tflite"
+MIXED_FILE = "atomicvad_int8_float_norm.tflite"
 FRONTEND_FILE = "frontend.json"
 REPORT_FILE = "export_report.json"
 
@@ -164,6 +172,43 @@ def convert_int8(head: keras.Model, calibration: np.ndarray) -> bytes:
     return converter.convert()
 
 
+def _layer_norm_nodes(head: keras.Model) -> list[str]:
+    """Output tensor names of the float graph's layer-normalisation ops."""
+    import re
+
+    names = [layer.name for layer in head.layers if isinstance(layer, _ExplicitLayerNorm)]
+    if not names:
+        return []
+    pattern = re.compile("/(" + "|".join(map(re.escape, names)) + r")(_\d+)?/")
+    interpreter = _interpreter_class()(model_content=convert_float(head))
+    tensors = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
+    return [tensors[op["outputs"][0]] for op in interpreter._get_ops_details()
+            if pattern.search(tensors[op["outputs"][0]])]
+
+
+def convert_int8_float_norm(head: keras.Model, calibration: np.ndarray) -> bytes:
+    """int8 graph with the layer normalisations left in float32 (selective quantisation).
+
+    Uses TensorFlow's quantisation debugger, which can deny-list nodes; input and output stay
+    float32 (the graph quantises its input itself).
+    """
+    calibration = np.asarray(calibration, dtype=np.float32)
+
+    def representative():
+        for row in calibration:
+            yield [row[None]]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([_frozen_function(head)])
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=_layer_norm_nodes(head))
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=representative, debug_options=options)
+    return debugger.get_nondebug_quantized_model()
+
+
 def representative_features(waveforms: np.ndarray, frontend: MFCC, count: int = 300,
                             seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """MFCC images of ``count`` windows drawn (without replacement, seeded) from ``waveforms``."""
@@ -284,6 +329,7 @@ class ExportResult:
     out_dir: Path
     float_path: Path
     int8_path: Path
+    int8_float_norm_path: Path
     report: dict
 
 
@@ -305,15 +351,17 @@ def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms:
 
     started = time.perf_counter()
     calibration = representative_features(calibration_waveforms, frontend, calibration_count, seed)
-    float_path, int8_path = out_dir / FLOAT_FILE, out_dir / INT8_FILE
+    float_path, int8_path, mixed_path = out_dir / FLOAT_FILE, out_dir / INT8_FILE, out_dir / MIXED_FILE
     float_path.write_bytes(convert_float(head))
     int8_path.write_bytes(convert_int8(head, calibration))
+    mixed_path.write_bytes(convert_int8_float_norm(head, calibration))
     int8 = LiteRTModel(int8_path, spec)
     report = {
         "source": source or model.name,
         "parameters": int(model.count_params()),
         "files": {"float32": {"file": FLOAT_FILE, "bytes": float_path.stat().st_size},
-                  "int8": {"file": INT8_FILE, "bytes": int8_path.stat().st_size}},
+                  "int8": {"file": INT8_FILE, "bytes": int8_path.stat().st_size},
+                  "int8_float_norm": {"file": MIXED_FILE, "bytes": mixed_path.stat().st_size}},
         "calibration": {"windows": int(len(calibration)), "seed": int(seed),
                         "mfcc_min": float(calibration.min()), "mfcc_max": float(calibration.max())},
         "int8_input_quantization": {"scale": float(int8.input["quantization"][0]),
@@ -321,22 +369,23 @@ def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms:
         "int8_output_quantization": {"scale": float(int8.output["quantization"][0]),
                                      "zero_point": int(int8.output["quantization"][1])},
         "int8_float_ops": float_ops(int8_path),
+        "int8_float_norm_float_ops": sorted(set(float_ops(mixed_path))),
         "convert_seconds": round(time.perf_counter() - started, 2),
     }
     if test_waveforms is not None:
-        report["test"] = compare_on(model, head, float_path, int8_path, frontend, spec,
+        report["test"] = compare_on(head, {"float32": float_path, "int8": int8_path,
+                                           "int8_float_norm": mixed_path}, frontend, spec,
                                     test_waveforms, test_labels, progress=progress)
     (out_dir / FRONTEND_FILE).write_text(json.dumps(
         {**spec.to_dict(), "input": "float32 mono waveform at sample_rate, one window",
          "output": "(n_mfcc, frames, 1) float32 MFCC image, the input of the .tflite graphs",
          "reference": "atomicvad_lib/mfcc_numpy.py"}, indent=2) + "\n")
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    return ExportResult(out_dir, float_path, int8_path, report)
+    return ExportResult(out_dir, float_path, int8_path, mixed_path, report)
 
 
-def compare_on(model, head, float_path, int8_path, frontend, spec, waveforms, labels,
-               progress: bool = True) -> dict:
-    """AUROC of Keras, LiteRT float32 and LiteRT int8 on labelled windows, and their agreement."""
+def compare_on(head, files: dict, frontend, spec, waveforms, labels, progress: bool = True) -> dict:
+    """AUROC of the Keras head and of each LiteRT file on labelled windows, and their agreement."""
     from tqdm.auto import tqdm
 
     from .baselines import window_scores
@@ -344,19 +393,18 @@ def compare_on(model, head, float_path, int8_path, frontend, spec, waveforms, la
     labels = np.asarray(labels).astype(int)
     features = compute_features(np.asarray(waveforms, np.float32), frontend)
     keras_prob = np.asarray(head.predict(features, batch_size=256, verbose=0))[:, 1]
-    out = {"windows": int(len(labels)), "speech": int(labels.sum())}
-    probs = {"keras": keras_prob}
-    for name, path in (("float32", float_path), ("int8", int8_path)):
+    out = {"windows": int(len(labels)), "speech": int(labels.sum()),
+           "auroc_keras": window_scores(labels, keras_prob)["AUROC"]}
+    for name, path in files.items():
         runner = LiteRTModel(path, spec)
-        rows = [runner.predict_features(features[i:i + 64])[:, 1]
-                for i in tqdm(range(0, len(features), 64), desc=f"LiteRT {name}",
-                              disable=not progress, leave=False)]
-        probs[name] = np.concatenate(rows)
-    for name, prob in probs.items():
+        prob = np.concatenate([runner.predict_features(features[i:i + 64])[:, 1]
+                               for i in tqdm(range(0, len(features), 64), desc=f"LiteRT {name}",
+                                             disable=not progress, leave=False)])
         out[f"auroc_{name}"] = window_scores(labels, prob)["AUROC"]
-    out["max_abs_diff_float32_vs_keras"] = float(np.abs(probs["float32"] - keras_prob).max())
-    out["max_abs_diff_int8_vs_keras"] = float(np.abs(probs["int8"] - keras_prob).max())
-    out["int8_auroc_drop"] = out["auroc_keras"] - out["auroc_int8"]
+        out[f"max_abs_diff_{name}_vs_keras"] = float(np.abs(prob - keras_prob).max())
+        out[f"mean_abs_diff_{name}_vs_keras"] = float(np.abs(prob - keras_prob).mean())
+        if name != "float32":
+            out[f"{name}_auroc_drop"] = out["auroc_keras"] - out[f"auroc_{name}"]
     return out
 
 
@@ -406,7 +454,8 @@ def run(args: argparse.Namespace) -> int:
 def format_report(report: dict) -> str:
     files = report["files"]
     lines = [f"model: {report['source']} ({report['parameters']} parameters)",
-             f"float32: {files['float32']['bytes']:,} bytes   int8: {files['int8']['bytes']:,} bytes",
+             f"float32: {files['float32']['bytes']:,} bytes   int8: {files['int8']['bytes']:,} bytes"
+             f"   int8 + float layer norm: {files['int8_float_norm']['bytes']:,} bytes",
              f"int8 input scale {report['int8_input_quantization']['scale']:.4g}, "
              f"zero point {report['int8_input_quantization']['zero_point']}; "
              f"ops in float inside the int8 graph: {', '.join(report['int8_float_ops']) or 'none'}"]
@@ -414,5 +463,6 @@ def format_report(report: dict) -> str:
     if test:
         lines.append(f"AUROC on {test['windows']} test windows: Keras {test['auroc_keras']:.4f}, "
                      f"float32 {test['auroc_float32']:.4f}, int8 {test['auroc_int8']:.4f} "
-                     f"(int8 drop {test['int8_auroc_drop']:+.4f})")
+                     f"(drop {test['int8_auroc_drop']:+.4f}), int8 + float layer norm "
+                     f"{test['auroc_int8_float_norm']:.4f} (drop {test['int8_float_norm_auroc_drop']:+.4f})")
     return "\n".join(lines)
