@@ -60,7 +60,6 @@ def webrtc_detector(mode: int = 3, frame_ms: int = 30, sample_rate: int = 16000)
 
     if mode not in (0, 1, 2, 3) or frame_ms not in (10, 20, 30):
         raise ValueError(f"WebRTC VAD needs mode 0-3 and 10/20/30 ms frames, got {mode}, {frame_ms}")
-    vad = webrtcvad.Vad(mode)
     frame = sample_rate * frame_ms // 1000
 
     def score(windows: np.ndarray) -> np.ndarray:
@@ -69,6 +68,7 @@ def webrtc_detector(mode: int = 3, frame_ms: int = 30, sample_rate: int = 16000)
         pcm = (np.clip(windows[:, :usable], -1.0, 1.0) * 32767).astype("<i2")
         out = np.empty(len(windows), np.float32)
         for i, row in enumerate(pcm):
+            vad = webrtcvad.Vad(mode)  # fresh: WebRTC adapts its noise model from frame to frame
             frames = row.reshape(-1, frame)
             out[i] = np.mean([vad.is_speech(f.tobytes(), sample_rate) for f in frames])
         return out
