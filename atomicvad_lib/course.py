@@ -55,6 +55,35 @@ class NotebookRun:
         return f"FAILED  {label}: {self.error}\n        see the executed copy {self.output}"
 
 
+def fold_for_seed(seed: int, position: int = 0) -> int:
+    """The fold a seed trains: its index among the paper's seeds (fold i uses PAPER_SEEDS[i]),
+    or ``len(PAPER_SEEDS) + position`` for another seed (its place in the sweep's list)."""
+    seed = int(seed)
+    return PAPER_SEEDS.index(seed) if seed in PAPER_SEEDS else len(PAPER_SEEDS) + int(position)
+
+
+def subset_manifests(data_dir: str | Path, out_dir: str | Path, per_manifest: int,
+                     seed: int = 0) -> Path:
+    """Write the six balanced manifests of ``data_dir`` to ``out_dir`` with at most
+    ``per_manifest`` entries each (a seeded random choice, in manifest order); audio paths point
+    at the original files. For quick runs; returns ``out_dir``."""
+    import numpy as np
+
+    from .manifest import SPLITS, read_manifest, split_manifests, write_manifest
+
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    for split in SPLITS:
+        sources, targets = split_manifests(data_dir, split), split_manifests(out_dir, split)
+        for label, source in sources.items():
+            entries = read_manifest(source)
+            if len(entries) > per_manifest:
+                keep = np.sort(rng.choice(len(entries), per_manifest, replace=False))
+                entries = [entries[i] for i in keep]
+            write_manifest(targets[label], entries)
+    return out_dir
+
+
 def notebooks_dir() -> Path:
     return repo_root() / "notebooks"
 
@@ -135,7 +164,7 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
           progress: bool = True) -> SweepResult:
     """Train one fold per seed with notebook 05, then analyse the run with notebook 06.
 
-    Fold ``i`` is the ``i``-th seed of ``seeds``. Executed notebooks go to
+    A paper seed trains its paper fold (``fold_for_seed``). Executed notebooks go to
     ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``.
     """
     from tqdm.auto import tqdm
@@ -153,10 +182,10 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
     jobs = max(1, int(jobs))
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
     tasks = [dict(notebook=notebook, output=out_dir / f"{notebook.stem}_seed{seed}.ipynb",
-                  parameters={**common, "seed": int(seed), "fold": fold},
+                  parameters={**common, "seed": int(seed), "fold": fold_for_seed(seed, i)},
                   figures=out_dir / "figures" / f"seed{seed}", kernel_name=kernel_name,
                   threads=threads)
-             for fold, seed in enumerate(seeds)]
+             for i, seed in enumerate(seeds)]
     runs: list[NotebookRun] = []
     bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
     if jobs == 1:

@@ -130,9 +130,16 @@ def plot_before_after(before, after, config: Config | None = None, title: str = 
 
 
 # --- training and evaluation ---------------------------------------------------------------------
+_NOT_CURVES = ("epoch", "lr", "learning_rate", "epoch_seconds")
+
+
 def _metric_pairs(columns: Sequence[str]) -> list[str]:
-    names = [c for c in columns if c not in ("epoch", "lr", "learning_rate") and
-             not c.startswith("val_")]
+    """Metric names of a history's columns, ``val_`` prefixes removed, in first-seen order."""
+    names = []
+    for column in columns:
+        name = column[4:] if column.startswith("val_") else column
+        if name not in _NOT_CURVES and name not in names:
+            names.append(name)
     return names
 
 

@@ -64,14 +64,14 @@ def test_failed_seed_is_reported_and_others_continue(fake_notebooks, tmp_path):
     assert any(o.get("output_type") == "error" for c in executed.cells if c.cell_type == "code"
                for o in c.outputs)
     run_dir = tmp_path / "experiments" / "demo"
-    seen = json.loads((run_dir / "fold_2" / "seen.json").read_text())
+    seen = json.loads((run_dir / "fold_12" / "seen.json").read_text())
     assert seen["seed"] == 22 and seen["headless"] == "1" and seen["quick"] is False
     assert seen["data_dir"] == str(tmp_path.resolve())
     assert seen["figures"] == str((tmp_path / "runs" / "demo" / "figures" / "seed22").resolve())
     assert Path(seen["cwd"]) == fake_notebooks
     # the analysis ran over the folds that trained
     assert result.analysis.ok
-    assert (run_dir / "analysed.txt").read_text() == "fold_0,fold_2"
+    assert (run_dir / "analysed.txt").read_text() == "fold_10,fold_12"
     assert "see the executed copy" in failed.describe()
 
 
@@ -79,7 +79,7 @@ def test_parallel_jobs_run_every_seed(fake_notebooks, tmp_path):
     result = course.sweep("par", [3, 4], jobs=2, quick=True, analysis=False, progress=False,
                           **_roots(tmp_path))
     assert [r.ok for r in result.runs] == [True, True] and result.analysis is None
-    seen = json.loads((tmp_path / "experiments" / "par" / "fold_1" / "seen.json").read_text())
+    seen = json.loads((tmp_path / "experiments" / "par" / "fold_11" / "seen.json").read_text())
     assert seen["seed"] == 4 and seen["quick"] is True and int(seen["threads"]) >= 1
 
 
@@ -91,7 +91,7 @@ def test_sweep_command_exits_nonzero_listing_failures(fake_notebooks, tmp_path, 
     err = capsys.readouterr().err
     assert "1 notebook run(s) failed" in err and "05_training_seed-2.ipynb" in err
     assert (tmp_path / "runs" / "cmd" / "05_training_seed1.ipynb").is_file()
-    seen = json.loads((tmp_path / "experiments" / "cmd" / "fold_0" / "seen.json").read_text())
+    seen = json.loads((tmp_path / "experiments" / "cmd" / "fold_10" / "seen.json").read_text())
     assert seen["data_dir"] == "x"  # -p values reach the notebook
 
 
@@ -114,3 +114,24 @@ def test_course_stops_at_first_failed_notebook(fake_notebooks, tmp_path, capsys)
 def test_unknown_notebook_is_a_clear_error(fake_notebooks):
     with pytest.raises(FileNotFoundError, match="01_data_exploration"):
         course.notebook_path("99_nothing")
+
+
+def test_paper_seeds_train_their_paper_fold():
+    assert course.fold_for_seed(43185) == 0 and course.fold_for_seed(78417, position=0) == 9
+    assert course.fold_for_seed(7, position=2) == 12
+
+
+def test_subset_manifests_keeps_a_seeded_subset(tiny_corpus, tmp_path):
+    from atomicvad_lib.manifest import read_manifest, split_manifests
+
+    out = course.subset_manifests(tiny_corpus, tmp_path / "sub", per_manifest=4, seed=1)
+    again = course.subset_manifests(tiny_corpus, tmp_path / "sub2", per_manifest=4, seed=1)
+    for split in ("training", "validation", "testing"):
+        for label, path in split_manifests(out, split).items():
+            entries = read_manifest(path)
+            original = {e.audio_filepath for e in read_manifest(split_manifests(tiny_corpus, split)[label])}
+            assert len(entries) == 4 and all(e.label == label for e in entries)
+            assert {e.audio_filepath for e in entries} <= original
+            assert all(e.audio_filepath.is_file() for e in entries)
+            assert [e.audio_filepath for e in entries] == [
+                e.audio_filepath for e in read_manifest(split_manifests(again, split)[label])]
