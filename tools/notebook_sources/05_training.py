@@ -1,0 +1,185 @@
+# %% [markdown]
+# # 05 · Training one fold
+#
+# **What you will learn.** How AtomicVAD is trained, by training it: one *fold* (one seed) of the
+# paper's ten. You will
+#
+# 1. set a run up from a single `parameters` cell (the cell papermill overrides for headless
+#    runs, e.g. `atomicvad sweep` or `papermill ... -p seed 86648`);
+# 2. see the recipe: focal loss, AdamW with cosine decay and warm restarts, the best epoch chosen
+#    by validation AUROC, early stopping;
+# 3. watch the training curves live (in JupyterLab; headless the final figure is saved);
+# 4. read the fold's outputs, which notebook 06 collects: `best.keras`, `training_log.csv`,
+#    `metrics.json` under `<run_dir>/checkpoints/fold_<i>/`;
+# 5. look at the fold's ROC curve, confusion matrix and learned GGCU parameters.
+#
+# The training engine is `atomicvad_lib.training.train_fold`; this notebook sets it up and shows
+# what it does.
+
+# %% tags=["parameters"]
+seed = 43185                         # one of the paper's seeds (av.PAPER_SEEDS) or any other
+fold = None                          # None: the seed's index among the paper's seeds
+epochs = 30                          # upper bound; early stopping may end sooner
+batch_size = 64
+data_dir = "data_samples"            # folder with the six balanced manifests
+run_dir = "experiments/notebook"     # output folder of the run: <run_dir>/checkpoints/fold_<i>/
+quick = False                        # a smoke test: 2 epochs on a small subset, well under a minute
+interactive = None                   # None: live curves in JupyterLab, a saved figure elsewhere
+
+# %%
+from pathlib import Path
+
+import numpy as np
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import display
+from sklearn.metrics import confusion_matrix
+
+import atomicvad_lib as av
+from atomicvad_lib import course, pipeline, plotting, training, widgets
+from atomicvad_lib.paths import repo_path
+
+if not (isinstance(seed, int) and seed >= 0):
+    raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+widgets.use_interactive(interactive)
+fold = course.fold_for_seed(seed) if fold is None else int(fold)
+run_path = repo_path(run_dir)
+data_path = repo_path(data_dir)
+if quick:
+    epochs, batch_size = min(epochs, 2), min(batch_size, 32)
+    data_path = course.subset_manifests(data_path, run_path / "quick_data", per_manifest=48,
+                                        seed=seed)
+config = av.Config(epochs=epochs, batch_size=batch_size, data_dir=str(data_path),
+                   patience=max(5, epochs // 3))
+pd.Series({"seed": seed, "fold": fold, "epochs (max)": config.epochs,
+           "batch size": config.batch_size, "early-stopping patience": config.patience,
+           "data": data_path, "fold folder": run_path / "checkpoints" / f"fold_{fold}"},
+          name="this run").to_frame()
+
+# %% [markdown]
+# ## 1. The recipe
+#
+# * **Loss: binary focal cross-entropy** ($\gamma = 2$, $\alpha = 0.25$) on the two one-hot
+#   columns. It down-weights windows the model already gets right, so training concentrates on
+#   the hard ones (quiet speech, speech-like noise).
+# * **Optimiser: AdamW** (decoupled weight decay 0.004) with a **cosine decay with warm
+#   restarts**: the learning rate falls from $10^{-3}$ along a half cosine, jumps back up, and
+#   each period is twice as long as the last. The restarts shake the model out of sharp minima.
+# * **Model selection: validation AUROC**, computed exactly (scikit-learn) on the whole
+#   validation split after every epoch; the best epoch's weights are saved as `best.keras`.
+# * **Early stopping** when the validation AUROC has not improved for `patience` epochs.
+# * Augmentation as in notebook 02, drawn afresh every epoch; the same seed gives the same run on
+#   a CPU.
+#
+# The learning-rate schedule of this run:
+
+# %%
+windows = pipeline.load_split(data_path, "training", config, progress=False)
+steps_per_epoch = int(np.ceil(len(windows) / config.batch_size))
+schedule = training.make_schedule(config, steps_per_epoch * config.epochs)
+steps = np.arange(steps_per_epoch * config.epochs)
+fig, ax = plt.subplots(figsize=(8, 3))
+ax.plot(steps / steps_per_epoch, [float(schedule(int(s))) for s in steps])
+ax.set(xlabel="epoch", ylabel="learning rate", title="Cosine decay with warm restarts")
+plotting.save_figure(fig, f"05_training/learning_rate_seed{seed}");
+
+# %% [markdown]
+# ## 2. Train
+#
+# `train_fold` loads the three splits, builds and compiles the model, trains with the callbacks
+# above and scores the best model on the test split. Two progress bars show epochs and batches;
+# the `LivePlot` callback redraws the curves after every epoch in JupyterLab. If the fold folder
+# already holds this run, finished, it is read back instead of retrained; if it holds an
+# interrupted run it continues from the last completed epoch; if it holds a *different* run
+# (another seed or setting) you get an error and nothing is overwritten: pick another `run_dir`.
+
+# %%
+live = widgets.LivePlot(f"05_training/curves_seed{seed}", metrics=("loss", "auroc", "accuracy"),
+                        title=f"fold {fold}, seed {seed}")
+result = training.train_fold(config, seed=seed, fold=fold, out_dir=run_path, data_dir=data_path,
+                             progress=True, callbacks=[live])
+
+# %%
+if live.path is None:  # the fold was already complete: draw its recorded curves
+    fig = plotting.plot_training_curves(result.history, ("loss", "auroc", "accuracy"),
+                                        title=f"fold {fold}, seed {seed} (recorded)")
+    plotting.save_figure(fig, f"05_training/curves_seed{seed}")
+print(f"best epoch {result.record['best_epoch'] + 1} of {result.record['epochs_run']} run"
+      f"{' (stopped early)' if result.record['stopped_early'] else ''}")
+
+# %% [markdown]
+# ## 3. What the fold wrote
+#
+# Notebook 06 (and `atomicvad_lib.aggregate`) read these files for every fold of a run.
+
+# %%
+fold_dir = result.paths.fold_dir
+pd.DataFrame([{"file": p.name, "bytes": p.stat().st_size} for p in sorted(fold_dir.iterdir())
+              if p.is_file()]).set_index("file")
+
+# %%
+metrics = {k: v for k, v in result.test_metrics.items()
+           if isinstance(v, (int, float)) and not k.startswith("n") and k != "threshold"}
+pd.DataFrame({"test": metrics, "validation (best epoch)": {
+    k: result.record["validation"].get(k) for k in metrics}}).round(4)
+
+# %% [markdown]
+# ## 4. The best model on the test split
+#
+# The ROC curve shows every trade-off between catching speech (true positive rate) and false
+# alarms on background (false positive rate); the confusion matrix is one point on it, the
+# threshold 0.5.
+
+# %%
+testing = pipeline.load_split(data_path, "testing", config, progress=False)
+speech_prob = av.predict_speech(result.model, testing.waveforms, batch_size=config.batch_size)
+fig, (ax_roc, ax_cm) = plt.subplots(1, 2, figsize=(10, 4.2))
+if len(set(testing.labels.tolist())) == 2:
+    plotting.plot_roc(ax_roc, testing.labels, speech_prob, f"fold {fold}")
+    ax_roc.legend(loc="lower right")
+    ax_roc.set_title("ROC, test split")
+plotting.plot_confusion(ax_cm, confusion_matrix(testing.labels, speech_prob >= 0.5, labels=[0, 1]),
+                        title="confusion matrix, threshold 0.5")
+fig.tight_layout()
+plotting.save_figure(fig, f"05_training/test_seed{seed}");
+
+# %%
+ggcu = {layer.name: {w.name: float(np.asarray(w)[0]) for w in layer.weights}
+        for layer in result.model.layers if isinstance(layer, av.GGCU)}
+pd.DataFrame(ggcu).T.rename_axis("learned GGCU parameters").round(4)
+
+# %% [markdown]
+# Compare these with the GCU start ($w_1 = w_2 = 1$, $b_1 = b_2 = 0$) and with the published
+# checkpoints' values in notebook 04.
+#
+# ## Exercises
+#
+# 1. Train the same seed twice into two different `run_dir`s and compare `metrics.json`: are they
+#    identical? Then try another seed.
+# 2. Interrupt training (Kernel → Interrupt) in the middle and run the training cell again. From
+#    which epoch does it continue, and is the result the same as an uninterrupted run?
+# 3. Train with `Config(activation="relu")` (add `activation="relu"` to the `av.Config(...)` call
+#    and use a new `run_dir`). How do the curves and the test AUROC compare with GGCU?
+# 4. Halve and double `batch_size`. What happens to the number of steps per epoch, the time per
+#    epoch and the learning-rate schedule?
+#
+# Solutions: next cell (expand it in JupyterLab).
+
+# %% hidden
+# Solutions
+# 1. Yes on a CPU: train_fold seeds Python, NumPy, TensorFlow and Keras and makes TensorFlow's ops
+#    deterministic, and the pipeline's augmentation is keyed by (seed, epoch, batch). Another seed
+#    changes the initial weights, the order and the augmentation, hence the numbers.
+# 2. From the first epoch not yet completed (keras.callbacks.BackupAndRestore commits after each
+#    epoch); the training log, the best model and the early-stopping state are recovered, so the
+#    result equals an uninterrupted run.
+# 3. A sketch (uses a separate folder so nothing is overwritten):
+relu_config = config.replace(activation="relu")
+print("ReLU model parameters:", av.build_model(relu_config, seed=seed).count_params(),
+      "- train it with training.train_fold(relu_config, seed=seed, fold=fold, "
+      "out_dir=run_path.parent / (run_path.name + '_relu'), data_dir=data_path)")
+# 4. Steps per epoch = ceil(windows / batch_size); the schedule is defined in steps, so its shape
+#    over epochs is unchanged; time per epoch changes less than the step count (bigger batches
+#    use the CPU better).
+for b in (config.batch_size // 2, config.batch_size * 2):
+    print(f"batch size {b}: {int(np.ceil(len(windows) / b))} steps per epoch")
