@@ -29,7 +29,7 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .audio import MAX_PAD_FRACTION, AudioError, load_audio
-from .augment import augment_batch
+from .augment import augment_batch, noise_bank
 from .config import Config
 from .manifest import ManifestEntry, ManifestError, read_manifest, split_manifests
 
@@ -200,19 +200,33 @@ def _gatherer(array: np.ndarray, window_samples: int):
     return lambda indices: tf.gather(constant, indices)
 
 
+def _mean_squares(array: np.ndarray, rows=None, chunk: int = 4096) -> np.ndarray:
+    """Mean square of each (selected) row, a chunk at a time (arrays may be memory-mapped)."""
+    rows = np.arange(array.shape[0]) if rows is None else np.asarray(rows)
+    out = np.empty(rows.size, np.float32)
+    for start in range(0, rows.size, chunk):
+        part = np.asarray(array[rows[start:start + chunk]], np.float64)
+        out[start:start + chunk] = np.mean(np.square(part), axis=1)
+    return out
+
+
 def _background_pool(windows: WindowSet, background, config: Config):
-    """(gather, count) for the windows mixed into speech; count 0 disables mixing."""
+    """(gather, count, mean square of each) for the windows mixed into speech; count 0 disables
+    mixing."""
+    if background is False or config.background_prob == 0:
+        return None, 0, None
     if background is None:
-        rows = tf.constant(np.flatnonzero(windows.labels == 0), tf.int64)
+        rows = np.flatnonzero(windows.labels == 0)
         own = _gatherer(windows.waveforms, config.window_samples)
-        return (lambda i: own(tf.gather(rows, i))), int(rows.shape[0])
-    if background is False:
-        return None, 0
+        power = tf.constant(_mean_squares(windows.waveforms, rows))
+        rows_t = tf.constant(rows, tf.int64)
+        return (lambda i: own(tf.gather(rows_t, i))), int(rows.size), power
     array = background.waveforms if isinstance(background, WindowSet) else background
     if array.ndim != 2 or array.shape[1] != config.window_samples:
         raise ValueError(f"background windows must be shaped (K, {config.window_samples}), "
                          f"got {array.shape}")
-    return _gatherer(array, config.window_samples), int(array.shape[0])
+    return (_gatherer(array, config.window_samples), int(array.shape[0]),
+            tf.constant(_mean_squares(array)))
 
 
 def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
@@ -250,11 +264,13 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
         return dataset.map(lookup, num_parallel_calls=autotune, deterministic=True) \
             .prefetch(autotune)
 
-    background_gather, background_count = _background_pool(windows, background, config)
+    background_gather, background_count, background_power = _background_pool(windows, background,
+                                                                              config)
     epochs = itertools.count(first_epoch)  # advanced once per iteration of the dataset
     epoch_numbers = tf.data.Dataset.from_generator(
         lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64))
     seed = int(seed)
+    bank = noise_bank(config.window_samples, seed)
 
     def epoch_batches(epoch):
         key = tf.stack([tf.constant(seed, tf.int64), epoch])
@@ -265,7 +281,7 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     def augment(key, indices):
         y = tf.gather(labels, indices)
         x, details = augment_batch(gather(indices), y, key, config, background_gather,
-                                   background_count)
+                                   background_count, bank, background_power)
         onehot = tf.one_hot(y, 2)
         return (x, onehot, {"index": indices, **details}) if return_details else (x, onehot)
 
