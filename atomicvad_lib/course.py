@@ -25,7 +25,7 @@ from .config import PAPER_SEEDS
 from .paths import repo_root
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
-             "05_training", "06_results_analysis")
+             "05_training", "06_results_analysis", "07_deployment_and_streaming")
 TRAINING, ANALYSIS = "05_training", "06_results_analysis"
 HEADLESS_ENV, FIGURES_ENV = "ATOMICVAD_HEADLESS", "ATOMICVAD_FIGURES"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its time budget.

@@ -191,3 +191,28 @@ def test_published_checkpoint_exports_with_parity(published_dir, tmp_path):
     float_file = ex.convert_float(ex.inference_head(model))
     np.testing.assert_allclose(ex.LiteRTModel(float_file, spec).predict_waveforms(inputs), expected,
                                atol=1e-4)
+
+
+def test_notebook_07_executes_headless(tmp_path, tiny_corpus):
+    """Notebook 07 with quick settings on a tiny corpus: export, streaming and the baseline table."""
+    import nbformat
+
+    from atomicvad_lib import course
+    from atomicvad_lib.paths import repo_root
+
+    notebook = repo_root() / "notebooks" / "07_deployment_and_streaming.ipynb"
+    output = tmp_path / "07.ipynb"
+    run = course.execute(notebook, output, {"quick": True, "interactive": False,
+                                            "data_dir": str(tiny_corpus),
+                                            "export_dir": str(tmp_path / "exports"),
+                                            "work_dir": str(tmp_path / "work"),
+                                            "model_path": None},
+                         figures=tmp_path / "figures")
+    assert run.ok, f"notebook 07 failed: {run.error} (executed copy: {output})"
+    nb = nbformat.read(output, as_version=4)
+    text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
+                     for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "real-time factor" in text and "SPEAKER long_clip 1" in text
+    assert "WebRTC VAD" in text and "AtomicVAD LiteRT int8" in text
+    assert {"frontend_parity.png", "int8_vs_float.png", "stream_timeline.png"} <= {
+        p.name for p in (tmp_path / "figures").rglob("*.png")}
