@@ -1,0 +1,244 @@
+# %% [markdown]
+# # 01 · The data: manifests, windows, features
+#
+# **What you will learn.** Before training anything, look at the data. In this notebook you
+#
+# 1. read the six *manifests* (one JSON object per line, NeMo style) that define the training,
+#    validation and testing splits of speech and background windows;
+# 2. count what is in them: windows per class and split, clips, durations, and the balance of
+#    voices, languages and background sources, including whether any voice leaks across splits;
+# 3. look at and listen to examples: waveforms, log-mel spectrograms and the 64x64 MFCC images the
+#    network actually sees, side by side;
+# 4. browse the examples interactively (in JupyterLab; a static grid elsewhere).
+#
+# The reading and decoding are `atomicvad_lib.manifest` and `atomicvad_lib.pipeline`; this
+# notebook calls them.
+
+# %% tags=["parameters"]
+quick = False                # fewer examples and no clip-length scan (for tests)
+interactive = None           # None: widgets in JupyterLab, static figures elsewhere
+data_dir = "data_samples"    # folder with the six balanced manifests
+seed = 0                     # which examples are drawn
+examples_per_class = 3
+
+# %%
+import numpy as np
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import display
+from tqdm.auto import tqdm
+
+import atomicvad_lib as av
+from atomicvad_lib import audio, manifest, pipeline, plotting, widgets
+from atomicvad_lib.paths import repo_path
+
+widgets.use_interactive(interactive)
+config = av.Config()
+data_path = repo_path(data_dir)
+rng = np.random.default_rng(seed)
+if quick:
+    examples_per_class = min(examples_per_class, 2)
+
+# %% [markdown]
+# ## 1. The manifests
+#
+# Each split has two manifests, `balanced_speech_<split>_manifest.json` and
+# `balanced_background_<split>_manifest.json`. Every line describes one 0.63 s window:
+# `audio_filepath` (relative to the manifest's folder), `offset` and `duration` in seconds, and a
+# `label`; extra keys (the voice, speaker, language or background source here) are kept in
+# `entry.extra`. Here are the first lines of one manifest, raw:
+
+# %%
+paths = {split: manifest.split_manifests(data_path, split) for split in manifest.SPLITS}
+print("".join(paths["training"]["speech"].read_text().splitlines(keepends=True)[:3]))
+
+# %%
+rows = []
+for split in manifest.SPLITS:
+    for label, path in paths[split].items():
+        for entry in manifest.read_manifest(path):
+            rows.append({"split": split, "label": entry.label, "file": entry.audio_filepath,
+                         "offset": entry.offset, "duration": entry.duration, **entry.extra})
+windows = pd.DataFrame(rows)
+windows.head()
+
+# %% [markdown]
+# ## 2. What is in them
+#
+# **Class balance.** The manifests are *balanced*: as many background as speech windows in every
+# split, so accuracy is meaningful and a model cannot win by always answering the majority class.
+
+# %%
+counts = windows.pivot_table(index="split", columns="label", values="offset", aggfunc="size")
+counts = counts.reindex(list(manifest.SPLITS))
+counts["clips"] = windows.groupby("split")["file"].nunique()
+counts["windows per clip"] = (counts["speech"] + counts["background"]) / counts["clips"]
+counts["speech share"] = counts["speech"] / (counts["speech"] + counts["background"])
+counts.round(2)
+
+# %% [markdown]
+# **Durations.** Each window is 0.63 s (10,080 samples); several windows are cut from one clip at
+# different offsets. The clips' lengths come from their headers (`audio.audio_info`).
+
+# %%
+files = windows.drop_duplicates("file")
+if quick:
+    files = files.groupby(["split", "label"]).head(20)
+lengths = pd.DataFrame([{"split": row.split, "label": row.label,
+                         "clip seconds": audio.audio_info(row.file).duration}
+                        for row in tqdm(files.itertuples(), total=len(files), desc="clip headers")])
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+for label, group in lengths.groupby("label"):
+    axes[0].hist(group["clip seconds"], bins=30, alpha=0.6, label=label)
+axes[0].set(xlabel="clip length (s)", ylabel="clips", title="clip lengths")
+axes[0].legend()
+for label, group in windows.groupby("label"):
+    axes[1].hist(group["offset"], bins=30, alpha=0.6, label=label)
+axes[1].set(xlabel="window offset in its clip (s)", ylabel="windows", title="where windows start")
+axes[1].legend()
+plotting.save_figure(fig, "01_data_exploration/durations")
+lengths.groupby(["split", "label"])["clip seconds"].agg(["count", "sum", "mean", "min", "max"]).round(2)
+
+# %% [markdown]
+# **Voice and source balance.** A detector must work for voices it has never heard. If the same
+# voice appeared in training and testing, the test score would flatter the model. The table counts
+# windows per voice attribute and split, and the last check lists values shared between splits.
+
+# %%
+attributes = [c for c in ("voice", "speaker", "language", "source", "family")
+              if c in windows and windows[c].notna().any()]
+print("attributes in the manifests:", attributes or "none beyond the standard keys")
+for attribute in attributes:
+    table = windows.pivot_table(index=attribute, columns="split", values="offset", aggfunc="size",
+                                fill_value=0)
+    print(f"\n{attribute}: {len(table)} distinct values; the ten most frequent:")
+    display(table.reindex(columns=list(manifest.SPLITS), fill_value=0)
+            .assign(total=lambda t: t.sum(axis=1)).sort_values("total", ascending=False).head(10))
+
+# %%
+leaks = {}
+for attribute in [a for a in attributes if a in ("voice", "speaker")]:
+    speech = windows[windows.label == "speech"]
+    sets = {split: set(speech.loc[speech.split == split, attribute].dropna())
+            for split in manifest.SPLITS}
+    leaks[attribute] = {"training & validation": len(sets["training"] & sets["validation"]),
+                        "training & testing": len(sets["training"] & sets["testing"])}
+pd.DataFrame(leaks).rename_axis("shared between") if leaks else print("no voice attribute")
+
+# %%
+if attributes:
+    attribute = "voice" if "voice" in attributes else attributes[0]
+    top = windows[windows.label == "speech"].groupby(["split", attribute]).size()
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, split in zip(axes, manifest.SPLITS):
+        if split in top.index.get_level_values(0):
+            top[split].sort_values().tail(12).plot.barh(ax=ax, color="C0")
+        ax.set(title=f"{split}: speech windows per {attribute}", xlabel="windows", ylabel="")
+    fig.tight_layout()
+    plotting.save_figure(fig, "01_data_exploration/voices")
+
+# %% [markdown]
+# ## 3. Examples: waveform, spectrogram, MFCC
+#
+# `pipeline.load_split` decodes the first 0.63 s from each entry's offset (resampled to 16 kHz
+# mono if needed) once, and caches the result. Below, a few random windows of each class. Read
+# each column top to bottom:
+#
+# * the **waveform**: amplitude over time;
+# * the **log-mel spectrogram**: energy per mel band (low to high pitch) over time, in dB;
+# * the **MFCC image**: the cosine transform of each log-mel frame; low coefficients describe the
+#   spectral envelope (vowel colour), high ones fine detail. These 64 x 64 numbers are the model's
+#   input.
+
+# %%
+training = pipeline.load_split(data_path, "training", config)
+picked = np.concatenate([rng.choice(np.flatnonzero(training.labels == value),
+                                    size=min(examples_per_class, int((training.labels == value).sum())),
+                                    replace=False) for value in (1, 0)])
+
+
+def describe(i):
+    entry = training.entries[i]
+    detail = entry.extra.get("voice") or entry.extra.get("source") or entry.audio_filepath.name
+    return f"{entry.label}: {detail}"
+
+
+fig = plotting.plot_examples(training.waveforms[picked], [describe(i) for i in picked], config)
+plotting.save_figure(fig, "01_data_exploration/examples");
+
+# %%
+display(widgets.audio_table(training.waveforms[picked], [describe(i) for i in picked]))
+
+# %% [markdown]
+# Speech shows harmonics (parallel horizontal lines in the spectrogram) that move with the
+# pitch, and energy that comes and goes at the rate of syllables. Backgrounds are steadier, or
+# broadband, or tonal without syllabic rhythm. Loudness, on the other hand, is no clue:
+
+# %%
+level = 10 * np.log10(np.mean(np.square(training.waveforms, dtype=np.float64), axis=1) + 1e-12)
+fig, ax = plt.subplots(figsize=(7, 3.5))
+for value, name in ((1, "speech"), (0, "background")):
+    ax.hist(level[training.labels == value], bins=40, alpha=0.6, label=name)
+ax.set(xlabel="window level (dB RMS re full scale)", ylabel="windows",
+       title="Levels overlap: loudness alone cannot tell speech")
+ax.legend()
+plotting.save_figure(fig, "01_data_exploration/levels");
+
+# %% [markdown]
+# ## 4. Browse
+#
+# Move the slider to go through the training windows (JupyterLab). Headless, a few fixed windows
+# are drawn instead.
+
+# %%
+def draw_window(fig, index):
+    wave = training.waveforms[index]
+    log_mel, mfcc = plotting.features(wave[None], config)
+    axes = fig.subplots(1, 3)
+    plotting.plot_waveform(axes[0], wave, config.sample_rate, f"#{index} {describe(index)}")
+    plotting.plot_log_mel(axes[1], log_mel[0], config, "log-mel")
+    plotting.plot_mfcc(axes[2], mfcc[0], config, "MFCC")
+
+
+widgets.browse(len(training), draw_window, "01_data_exploration/browser",
+               static_indices=picked[:2].tolist() + picked[-1:].tolist(),
+               after=lambda index: widgets.audio_player(training.waveforms[index]),
+               panel_size=(14, 3.2));
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. How many distinct voices (or speakers) does each split have, and how many windows does the
+#    most frequent voice contribute to training? Why does the data builder keep splits disjoint by
+#    voice?
+# 2. Find the quietest speech window of the training split and listen to it. Would you label it
+#    speech?
+# 3. Plot the mean MFCC image of each class (average over all training windows). Which
+#    coefficients differ most?
+# 4. Change `config = av.Config(n_mfcc=32)` and plot the MFCCs again: what does the image lose?
+#
+# Solutions: next cell (expand it in JupyterLab).
+
+# %% hidden
+# Solutions
+# 1. Count distinct values per split; disjoint voices make the test score a measure of
+#    generalisation to new voices rather than of memorised ones.
+if attributes:
+    speech_rows = windows[windows.label == "speech"]
+    print(speech_rows.groupby("split")[attributes[0]].nunique())
+    print("most frequent in training:", speech_rows[speech_rows.split == "training"][attributes[0]]
+          .value_counts().head(1).to_dict())
+# 2. The quietest speech window:
+quietest = int(np.flatnonzero(training.labels == 1)[np.argmin(level[training.labels == 1])])
+print("quietest speech window:", quietest, describe(quietest), f"{level[quietest]:.1f} dB")
+display(widgets.audio_player(training.waveforms[quietest]))
+# 3. Mean MFCC per class and their difference:
+sample = np.concatenate([np.flatnonzero(training.labels == v)[:200] for v in (1, 0)])
+_, mfccs = plotting.features(training.waveforms[sample], config)
+mean_speech = mfccs[training.labels[sample] == 1].mean(axis=0)
+mean_background = mfccs[training.labels[sample] == 0].mean(axis=0)
+difference = np.abs(mean_speech - mean_background).mean(axis=1)
+print("coefficients differing most:", np.argsort(difference)[::-1][:5].tolist())
+# 4. With 32 coefficients the fine spectral detail (upper half of the image) is gone:
+_, small = plotting.features(training.waveforms[picked[:1]], av.Config(n_mfcc=32))
+print("MFCC image with n_mfcc=32:", small.shape[1:])
