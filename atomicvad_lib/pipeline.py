@@ -10,6 +10,8 @@ keeps the pipeline far faster than the model. A training dataset is reproducible
 ``e``-th time the dataset is iterated, counting from ``first_epoch``) is shuffled with the key
 (seed, e) and batch ``i`` of it is augmented with a key folded from (seed, e, i), so the same seed
 gives the same batches in the same order, while every epoch reshuffles and draws new augmentation.
+The shuffle is a full permutation of the windows (they are in memory or memory-mapped), so
+``config.shuffle_buffer`` is not used.
 """
 from __future__ import annotations
 
