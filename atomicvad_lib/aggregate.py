@@ -1,0 +1,158 @@
+"""``atomicvad aggregate``: test metrics of a run's folds, mean ± standard deviation.
+
+The standard deviation is the sample one (``ddof=1``, the spread of a seed's result around the
+mean of seeds, as papers report over repeated runs); with a single finished fold it is undefined
+(NaN). Folds expected: ``len(config.seeds)`` of the recorded config. A fold is *finished* when it
+has ``metrics.json``, *unfinished* when it has a fold folder or a backup but no metrics.json, and
+*missing* otherwise.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from .config import Config
+from .metrics import fpr_key
+from .training import FoldPaths, read_training_log
+
+SUMMARY_METRICS = ("loss", "auroc", "accuracy", "f1", "f2", fpr_key())
+DDOF = 1
+
+
+@dataclass
+class RunSummary:
+    """A run folder as tables: ``folds`` (one row per finished fold: seed, test metrics, best
+    epoch, timings), ``logs`` (every fold's training_log.csv with a ``fold`` column), ``status``
+    (fold -> finished / unfinished / missing) and ``expected_folds``."""
+
+    run_dir: Path
+    folds: pd.DataFrame
+    logs: pd.DataFrame
+    status: dict[int, str]
+    expected_folds: int | None
+
+    @property
+    def missing(self) -> list[int]:
+        return [f for f, s in self.status.items() if s == "missing"]
+
+    @property
+    def unfinished(self) -> list[int]:
+        return [f for f, s in self.status.items() if s == "unfinished"]
+
+
+def _fold_indices(run_dir: Path) -> set[int]:
+    found = set()
+    for parent in ("checkpoints", "backups"):
+        for folder in (run_dir / parent).glob("fold_*"):
+            suffix = folder.name[len("fold_"):]
+            if folder.is_dir() and suffix.isdigit():
+                found.add(int(suffix))
+    return found
+
+
+def _expected_folds(run_dir: Path, folds: set[int]) -> int | None:
+    for fold in sorted(folds):
+        path = FoldPaths(run_dir, fold).config
+        if path.is_file():
+            return len(Config.load(path).seeds)
+    return None
+
+
+def load_run(run_dir) -> RunSummary:
+    """Read every fold of ``run_dir`` (``experiments/<run>``) into pandas DataFrames."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "checkpoints").is_dir() and not (run_dir / "backups").is_dir():
+        raise FileNotFoundError(f"{run_dir} holds no checkpoints/ or backups/ folder: is it a run "
+                                f"folder made by `atomicvad train --out {run_dir}`?")
+    present = _fold_indices(run_dir)
+    expected = _expected_folds(run_dir, present)
+    status, rows, logs = {}, [], []
+    for fold in sorted(present | set(range(expected or 0))):
+        paths = FoldPaths(run_dir, fold)
+        log = read_training_log(paths.training_log)
+        if not log.empty:
+            logs.append(log.assign(fold=fold))
+        if paths.metrics.is_file():
+            status[fold] = "finished"
+            record = json.loads(paths.metrics.read_text())
+            rows.append({"fold": fold, "seed": record["seed"],
+                         **{k: record["test"].get(k) for k in SUMMARY_METRICS},
+                         "best_epoch": record.get("best_epoch"),
+                         "epochs_run": record.get("epochs_run"),
+                         "val_auroc": record.get("validation", {}).get("auroc"),
+                         "training_seconds": record.get("timings", {}).get("training_epochs_total")})
+        elif fold in present:
+            status[fold] = "unfinished"
+        else:
+            status[fold] = "missing"
+    folds = pd.DataFrame(rows, columns=["fold", "seed", *SUMMARY_METRICS, "best_epoch",
+                                        "epochs_run", "val_auroc", "training_seconds"])
+    logs = pd.concat(logs, ignore_index=True) if logs else pd.DataFrame()
+    return RunSummary(run_dir, folds, logs, status, expected)
+
+
+def aggregate(summary: RunSummary, metrics=SUMMARY_METRICS) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1) and count of each metric over the finished folds."""
+    rows = []
+    for metric in metrics:
+        values = pd.to_numeric(summary.folds[metric], errors="coerce").dropna().to_numpy(float)
+        rows.append({"metric": metric, "mean": values.mean() if values.size else math.nan,
+                     "std": values.std(ddof=DDOF) if values.size > DDOF else math.nan,
+                     "n_folds": int(values.size)})
+    return pd.DataFrame(rows)
+
+
+def format_table(table: pd.DataFrame) -> str:
+    """Lines like ``auroc: 0.9876 ± 0.0023 (10 folds)``."""
+    lines = []
+    for row in table.itertuples():
+        std = "n/a" if math.isnan(row.std) else f"{row.std:.4f}"
+        mean = "n/a" if math.isnan(row.mean) else f"{row.mean:.4f}"
+        lines.append(f"{row.metric}: {mean} ± {std} ({row.n_folds} fold"
+                     f"{'s' * (row.n_folds != 1)})")
+    return "\n".join(lines)
+
+
+def status_lines(summary: RunSummary) -> list[str]:
+    lines = []
+    finished = [f for f, s in summary.status.items() if s == "finished"]
+    expected = "unknown" if summary.expected_folds is None else summary.expected_folds
+    lines.append(f"folds finished: {len(finished)} of {expected} expected")
+    if summary.unfinished:
+        lines.append(f"unfinished (started, no metrics.json): "
+                     f"{', '.join(map(str, summary.unfinished))}; rerun their `atomicvad train` "
+                     f"command to resume")
+    if summary.missing:
+        lines.append(f"missing (never started): {', '.join(map(str, summary.missing))}")
+    return lines
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_dir", help="run folder, e.g. experiments/<run>")
+    parser.add_argument("--out", help="CSV to write (default: <run_dir>/aggregate.csv)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        summary = load_run(args.run_dir)
+    except FileNotFoundError as err:
+        print(f"atomicvad aggregate: {err}", file=sys.stderr)
+        return 2
+    table = aggregate(summary)
+    out = Path(args.out) if args.out else Path(args.run_dir) / "aggregate.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out, index=False)
+    for line in status_lines(summary):
+        print(line)
+    print(f"test metrics over finished folds (mean ± std, ddof={DDOF}):")
+    print(format_table(table))
+    print(f"wrote {out}")
+    return 0 if summary.folds.shape[0] else 1
+

@@ -1,0 +1,74 @@
+"""What a run records about itself: seeding, package versions, devices and timings."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import random
+import tempfile
+import time
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .checks import package_versions
+
+
+def set_global_seed(seed: int) -> None:
+    """Seed Python's ``random``, NumPy, TensorFlow and Keras, and make TensorFlow's ops
+    deterministic. Op determinism is process-wide and cannot be switched off again."""
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    tf.random.set_seed(seed)
+    keras.utils.set_random_seed(seed)  # the three above again, plus Keras' own global generator
+    tf.config.experimental.enable_op_determinism()
+
+
+def gpu_present() -> bool:
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def environment() -> dict:
+    """Package versions (``checks.package_versions``), platform and devices."""
+    return {"packages": package_versions(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+            "python_hash_seed": os.environ.get("PYTHONHASHSEED")}
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Timings(dict):
+    """Seconds spent per named phase: ``with timings.phase("training"): ...``."""
+
+    @contextmanager
+    def phase(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = round(self.get(name, 0.0) + time.perf_counter() - start, 3)
+
+
+def write_json_atomic(path: Path, data) -> Path:
+    """Write JSON through a temporary file and a rename: a killed process leaves the old file
+    or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(data, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
