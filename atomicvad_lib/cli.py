@@ -17,6 +17,9 @@ COMMANDS = {
     "sweep": ("atomicvad_lib.sweep", "train one fold per seed with notebook 05, then run notebook 06"),
     "validate": ("atomicvad_lib.manifest", "check manifests line by line; list every problem"),
     "prepare": ("atomicvad_lib.prepare", "build the six balanced manifests from downloaded corpora"),
+    "train": ("atomicvad_lib.training", "train one fold (seed) with the paper's recipe; resumes after a kill"),
+    "evaluate": ("atomicvad_lib.evaluation", "SPI/SWI scores and metrics of a model on any manifest"),
+    "aggregate": ("atomicvad_lib.aggregate", "mean ± std of the test metrics over a run's folds"),
 }
 
 
