@@ -109,7 +109,11 @@ def speech_clip(rng, voice, languages, split):
         dry = dry[:longest] * np.concatenate([np.ones(longest - 320), np.linspace(1, 0, 320)])
     pads = rng.uniform(0.03, 0.3, 2) * SAMPLE_RATE
     n = int(np.clip(len(dry) + pads.sum(), CLIP_SECONDS[0] * SAMPLE_RATE, CLIP_SECONDS[1] * SAMPLE_RATE))
-    start = int(rng.uniform(0, n - len(dry))) if len(dry) + pads.sum() < n else int(pads[0] * (n - len(dry)) / pads.sum())
+    room = n - len(dry)  # samples of padding around the utterance
+    if len(dry) + pads.sum() < n:  # short word stretched to the shortest clip: anywhere in it
+        start = int(rng.uniform(0, room))
+    else:
+        start = int(pads[0] * room / pads.sum())
     placed = np.zeros(n)
     placed[start:start + len(dry)] = dry
     mask = sample_mask(placed)
@@ -377,6 +381,8 @@ sudo apt-get install -y {' '.join(voices.DEBIAN_PACKAGES)}
 .venv/bin/python scripts/make_data_samples.py          # about a minute on one core
 .venv/bin/python scripts/make_data_samples.py --check  # counts, balance, disjointness, size
 ```
+
+`tests/test_data_samples.py` checks the committed set (and the generators) on every test run.
 
 The seed is fixed ({SEED}); a rebuild with the same package versions gives the same manifests and
 WAV bytes. Built with espeak-ng {v['espeak-ng']}, flite {v['flite']}, festival {v['festival']}.

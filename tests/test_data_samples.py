@@ -286,3 +286,12 @@ def test_speech_clip_is_deterministic_and_placed_over_speech():
     (x1, o1, m1, p1, _), (x2, o2, m2, p2, _) = made
     assert np.array_equal(x1, x2) and np.array_equal(o1, o2) and m1 == m2 and p1 == p2
     assert m1["voice"] == "espeak-ng/m3" and len(o1) > 0
+
+
+def test_missing_synthesizer_names_the_packages(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(voices.shutil, "which", lambda tool: None)
+    with pytest.raises(voices.SynthesizerMissing, match="apt-get install -y espeak-ng flite festival"):
+        voices.check_installed()
+    assert maker.main(["--out", str(tmp_path / "new")]) == 2
+    assert "espeak-ng" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()

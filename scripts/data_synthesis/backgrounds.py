@@ -54,11 +54,6 @@ def sources(split: str, family: str | None = None) -> list[str]:
             if family in (None, fam) for var in by_split[split]]
 
 
-def split_of(source: str) -> str:
-    family, variant = source.split("/", 1)
-    return next(s for s, variants in SOURCES_BY_SPLIT[family].items() if variant in variants)
-
-
 def unit_rms(x: np.ndarray) -> np.ndarray:
     return x / (np.sqrt(np.mean(x ** 2)) + EPS)
 
