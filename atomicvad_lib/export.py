@@ -291,8 +291,15 @@ class LiteRTModel:
         """(n, 2) probabilities for (n, samples) windows, MFCCs computed with NumPy."""
         from .model import check_waveforms
         samples = (self.input["shape"][2] - 1) * self.frontend.hop_length
+        from threadpoolctl import threadpool_limits
+
         x = check_waveforms(waveforms, samples)
-        return self.predict_features(mfcc(x, self.frontend))
+        # In slices (the float64 STFT of one window takes ~260 kB), and with a single-threaded
+        # BLAS: for these small products a busy machine's spinning BLAS threads cost 500x.
+        with threadpool_limits(limits=1, user_api="blas"):
+            parts = [self.predict_features(mfcc(x[i:i + 32], self.frontend))
+                     for i in range(0, len(x), 32)]
+        return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)
 
     def __call__(self, waveforms: np.ndarray) -> np.ndarray:
         """Speech probability per window, the predictor interface of ``atomicvad_lib.streaming``."""
