@@ -168,14 +168,13 @@ def default_detectors(silero_reduce: str = "max", webrtc_mode: int = 3) -> list[
 
 
 def window_scores(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
-    """AUROC of the scores, and F1 and F2 of ``scores >= threshold`` (speech is the positive class)."""
-    from sklearn.metrics import fbeta_score, roc_auc_score
+    """AUROC of the scores, and F1 and F2 of ``scores >= threshold`` (speech is the positive
+    class), from ``atomicvad_lib.metrics`` like every other number of the course."""
+    from .metrics import binary_metrics
 
-    labels = np.asarray(labels).astype(int)
-    predicted = (np.asarray(scores) >= threshold).astype(int)
-    return {"AUROC": float(roc_auc_score(labels, scores)),
-            "F1": float(fbeta_score(labels, predicted, beta=1.0, zero_division=0)),
-            "F2": float(fbeta_score(labels, predicted, beta=2.0, zero_division=0))}
+    found = binary_metrics(labels, scores, threshold)
+    return {"AUROC": np.nan if found["auroc"] is None else found["auroc"],
+            "F1": found["f1"], "F2": found["f2"]}
 
 
 def latency_per_window(score: Scorer, windows: np.ndarray, repeats: int = 30) -> float:
