@@ -2,14 +2,22 @@
 
 Why not Keras' ``AUC`` on the two one-hot columns: ``keras.metrics.AUC`` given ``y_true`` (N, 2)
 and ``y_pred`` (N, 2) without ``multi_label=True`` *flattens* both, so every window contributes
-two (score, label) pairs, ``(p_speech, is_speech)`` and ``(p_background, is_background)``. The
-resulting number is a micro-average over both columns: besides the speech-versus-background
-pairs that define the speech AUROC, it ranks each window's right-class probability against other
-windows' wrong-class probabilities, pairs won whenever both windows are classified confidently.
-It is not the speech AUROC, and for a model that is confident on most windows it is higher; this
-is how the AtomicVAD authors' AUROC came out inflated. Here AUROC is always scikit-learn's
+two (score, label) pairs, ``(p_speech, is_speech)`` and ``(1 - p_speech, is_background)``. With
+S speech and B background windows, the pairs of that pooled ranking are (i) speech against
+background twice over, once per column, each won as often as the speech AUROC, and (ii)
+same-class pairs, a speech window's ``p_speech`` against another speech window's
+``1 - p_speech`` (won when ``p_a + p_b > 1``) and likewise for background. So::
+
+    pooled = (2 S B AUROC + S**2 W_speech + B**2 W_background) / (S + B)**2
+
+where W is the fraction of same-class pairs on the right side of 1. The W terms rank a class
+against its own mirror image instead of against the other class: when background and speech
+scores mirror each other they equal the AUROC, but when the errors are one-sided (most background
+confidently near 0, a minority of it scored like speech) they stay high while the AUROC drops,
+and the pooled number lies above it. That pooled number is how the AtomicVAD authors' AUROC came
+out inflated. Here AUROC is always scikit-learn's
 ``roc_auc_score`` on the speech column (``speech_auroc``); ``pooled_two_column_auroc``
-reproduces the flattened number for comparison.
+reproduces the pooled number for comparison.
 """
 from __future__ import annotations
 
