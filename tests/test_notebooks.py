@@ -146,3 +146,25 @@ def test_01_data_exploration_executes(tmp_path, tiny_corpus):
                      if c.cell_type == "code" for o in c.outputs)
     assert "<audio" in html
     assert "training &amp; testing" in html or "training & testing" in html  # the leak check ran
+
+
+def test_sweep_trains_05_reports_a_bad_seed_and_runs_06(tmp_path, tiny_corpus):
+    """The real notebooks 05 and 06 through the sweep: a bad seed fails with its error notebook,
+    the good seed trains its paper fold, and 06 analyses the run."""
+    result = course.sweep("t", [43185, -1], quick=True, data_dir=tiny_corpus, progress=False,
+                          runs_root=tmp_path / "runs", experiments_root=tmp_path / "experiments")
+    good, bad = result.runs
+    assert good.ok, f"{good.error} (see {good.output})"
+    assert not bad.ok and "seed must be a non-negative integer" in bad.error
+    assert bad.output == tmp_path / "runs" / "t" / "05_training_seed-1.ipynb" and bad.output.is_file()
+    fold_dir = tmp_path / "experiments" / "t" / "checkpoints" / "fold_0"
+    assert {"best.keras", "training_log.csv", "metrics.json"} <= {p.name for p in fold_dir.iterdir()}
+    assert result.analysis is not None and result.analysis.ok, result.analysis.error
+    for run in (good, result.analysis):
+        nb = nbformat.read(run.output, as_version=4)
+        outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+        assert not [o for o in outputs if o.output_type == "error"]
+        assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
+    figures = {p.name for p in (tmp_path / "runs" / "t" / "figures").rglob("*.png")}
+    assert {"curves_seed43185.png", "roc.png", "spi_vs_swi.png", "ggcu_parameters.png"} <= figures
+    assert result.failures == [bad]

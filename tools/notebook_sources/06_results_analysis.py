@@ -1,0 +1,258 @@
+# %% [markdown]
+# # 06 · Results of a run: every fold, side by side
+#
+# **What you will learn.** One training run is an anecdote; the paper reports the mean and
+# standard deviation over ten seeds. In this notebook you
+#
+# 1. collect every fold of a run (`atomicvad_lib.aggregate.load_run`) and compute the
+#    mean ± standard deviation of the test metrics;
+# 2. compare the training curves of all folds;
+# 3. draw each fold's ROC curve and confusion matrix on the test split;
+# 4. compare two ways of scoring a recording: **SPI** (single prediction per item: the first
+#    0.63 s window) and **SWI** (sliding windows over the whole item, reduced by median or mean);
+# 5. look at the GGCU parameters each fold learned;
+# 6. score the authors' published checkpoints on the same test data, when they are available.
+#
+# Run notebook 05 (or `atomicvad sweep --run NAME`) first: this notebook reads its outputs.
+
+# %% tags=["parameters"]
+run_dir = "experiments/notebook"     # a run folder: <run_dir>/checkpoints/fold_<i>/
+data_dir = "data_samples"            # the test split to score the models on
+published_dir = "../shared/reference/atomicvad-published"  # relative to the repository root
+overlap = 0.875                      # SWI: overlap of consecutive windows
+quick = False                        # fewer published checkpoints (for tests)
+interactive = None                   # None: widgets in JupyterLab, static figures elsewhere
+
+# %%
+import dataclasses
+import warnings
+
+import numpy as np
+import matplotlib.pyplot as plt
+import pandas as pd
+import tensorflow as tf
+from IPython.display import display
+from sklearn.metrics import confusion_matrix
+from tqdm.auto import tqdm
+
+import atomicvad_lib as av
+from atomicvad_lib import aggregate, audio, evaluation, manifest, metrics, plotting, widgets
+from atomicvad_lib.paths import repo_path, repo_root
+from atomicvad_lib.training import FoldPaths
+
+widgets.use_interactive(interactive)
+warnings.filterwarnings("ignore", message="The structure of `inputs`")
+tf.get_logger().setLevel("ERROR")  # one predict function per loaded model: retracing is expected
+run_path = repo_path(run_dir)
+data_path = repo_path(data_dir)
+summary = aggregate.load_run(run_path)
+print("\n".join(aggregate.status_lines(summary)))
+if summary.folds.empty:
+    raise RuntimeError(f"{run_path} has no finished fold yet: train one with notebook 05 "
+                       f"(run_dir={run_dir!r}) or `atomicvad sweep --run NAME`")
+summary.folds.set_index("fold").round(4)
+
+# %% [markdown]
+# ## 1. Mean ± standard deviation over folds
+#
+# The standard deviation is the sample one (`ddof=1`): the spread of a seed's result around the
+# mean of the seeds. With a single fold it is undefined.
+
+# %%
+table = aggregate.aggregate(summary)
+table["mean ± std"] = [f"{m:.4f} ± {s:.4f}" if np.isfinite(s) else f"{m:.4f}"
+                       for m, s in zip(table["mean"], table["std"])]
+table.set_index("metric")
+
+# %% [markdown]
+# ## 2. Training curves of every fold
+#
+# Solid: training, dashed: validation. Folds that stopped early end sooner. The restarts of the
+# learning-rate schedule show as bumps in the training loss.
+
+# %%
+histories = {f"fold {fold}": log.sort_values("epoch") for fold, log in summary.logs.groupby("fold")}
+fig = plotting.plot_training_curves(histories, ("loss", "auroc"), title=f"run {run_path.name}")
+plotting.save_figure(fig, "06_results_analysis/training_curves");
+
+# %% [markdown]
+# ## 3. Scoring every fold on the test split
+#
+# Each fold's `best.keras` scores (a) every test *window* (SPI, as in training) and (b) every test
+# *clip* as a whole: SPI takes the clip's first window, SWI slides windows with `overlap` over the
+# clip and takes the median (or mean) of their speech probabilities. Scoring is done by
+# `atomicvad_lib.evaluation.score_entries`, whose windows never depend on their batch mates.
+
+# %%
+test_entries = [entry for path in manifest.split_manifests(data_path, "testing").values()
+                for entry in manifest.read_manifest(path)]
+clips = {}
+for entry in test_entries:  # one entry per clip, spanning the whole clip
+    if entry.audio_filepath not in clips:
+        clips[entry.audio_filepath] = dataclasses.replace(
+            entry, offset=0.0, duration=audio.audio_info(entry.audio_filepath).duration)
+clip_entries = list(clips.values())
+print(f"{len(test_entries)} test windows from {len(clip_entries)} clips")
+
+window_scores, clip_scores, ggcu_rows = {}, {}, []
+for fold in tqdm(summary.folds["fold"], desc="scoring folds"):
+    model_path = FoldPaths(run_path, int(fold)).best_model
+    config = evaluation.resolve_config(model_path)
+    model = evaluation.load_model(model_path)
+    window_scores[fold] = evaluation.score_entries(model, test_entries, config, modes=("spi",),
+                                                   progress=False)
+    clip_scores[fold] = evaluation.score_entries(model, clip_entries, config, modes=("spi", "swi"),
+                                                 overlap=overlap, progress=False)
+    for layer in model.layers:
+        if isinstance(layer, av.GGCU):
+            ggcu_rows.append({"source": f"fold {fold}", "layer": layer.name.split("_")[0],
+                              **{w.name: float(np.asarray(w)[0]) for w in layer.weights}})
+
+# %% [markdown]
+# ### ROC curves and confusion matrices
+
+# %%
+fig, ax = plt.subplots(figsize=(6, 5))
+for fold, scores in window_scores.items():
+    plotting.plot_roc(ax, scores["is_speech"], scores["spi"], f"fold {fold}", lw=1)
+ax.legend(fontsize=7, loc="lower right")
+ax.set_title("Test windows: ROC of every fold")
+plotting.save_figure(fig, "06_results_analysis/roc");
+
+# %%
+n = len(window_scores)
+columns = min(n, 5)
+fig, axes = plt.subplots(-(-n // columns), columns, figsize=(3.2 * columns, 3.0 * -(-n // columns)),
+                         squeeze=False)
+for ax in axes.ravel()[n:]:
+    ax.axis("off")
+for ax, (fold, scores) in zip(axes.ravel(), window_scores.items()):
+    plotting.plot_confusion(ax, confusion_matrix(scores["is_speech"], scores["spi"] >= 0.5,
+                                                 labels=[0, 1]), title=f"fold {fold}")
+fig.tight_layout()
+plotting.save_figure(fig, "06_results_analysis/confusion_matrices");
+
+# %% [markdown]
+# ## 4. SPI against SWI
+#
+# SPI looks at 0.63 s of each clip; SWI at all of it. On clips whose speech starts late or is
+# short, SPI can miss what SWI finds, and a single noisy window can fool SPI but not a median.
+
+# %%
+rows = []
+for fold in window_scores:
+    clip = clip_scores[fold]
+    rows.append({"fold": fold,
+                 "windows: SPI": metrics.speech_auroc(window_scores[fold]["is_speech"],
+                                                      window_scores[fold]["spi"]),
+                 "clips: SPI (first window)": metrics.speech_auroc(clip["is_speech"], clip["spi"]),
+                 "clips: SWI median": metrics.speech_auroc(clip["is_speech"], clip["swi_median"]),
+                 "clips: SWI mean": metrics.speech_auroc(clip["is_speech"], clip["swi_mean"])})
+spi_swi = pd.DataFrame(rows).set_index("fold")
+display(spi_swi.round(4))
+spi_swi.agg(["mean", "std"]).round(4)
+
+# %%
+first = next(iter(clip_scores))
+clip = clip_scores[first]
+fig, ax = plt.subplots(figsize=(5.5, 5))
+for value, name, marker in ((1, "speech clips", "s"), (0, "background clips", "o")):
+    chosen = clip[clip["is_speech"] == value]
+    ax.scatter(chosen["spi"], chosen["swi_median"], label=name, marker=marker, alpha=0.7)
+ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls=":")
+ax.set(xlabel="SPI: first window", ylabel="SWI: median over the clip", xlim=(0, 1), ylim=(0, 1),
+       title=f"fold {first}: speech probability per clip")
+ax.legend()
+plotting.save_figure(fig, "06_results_analysis/spi_vs_swi");
+
+# %% [markdown]
+# ## 5. The GGCU parameters each fold learned
+#
+# All folds start near GCU ($w_1 = w_2 = 1$, $b_1 = b_2 = 0$). Where do they end, and do the
+# published checkpoints (added below when available) end in the same region?
+
+# %%
+published = (repo_root() / published_dir).resolve()
+checkpoints = sorted(published.glob("AtomicVADGGCU-chkpt*.keras")) if published.is_dir() else []
+if quick:
+    checkpoints = checkpoints[:2]
+published_scores = {}
+for path in tqdm(checkpoints, desc="published checkpoints"):
+    model = evaluation.load_model(path)
+    published_scores[path.stem] = evaluation.score_entries(model, test_entries, av.Config(),
+                                                           modes=("spi",), progress=False)
+    for layer in model.layers:
+        if isinstance(layer, av.GGCU):
+            ggcu_rows.append({"source": "published", "layer": "block1" if layer.name == "ggcu"
+                              else "block2", **{w.name: float(np.asarray(w)[0]) for w in layer.weights}})
+ggcu_table = pd.DataFrame(ggcu_rows)
+display(ggcu_table[ggcu_table.source != "published"].set_index(["source", "layer"]).round(3))
+
+fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+for ax, layer in zip(axes, ("block1", "block2")):
+    chosen = ggcu_table[ggcu_table.layer == layer]
+    ours = chosen[chosen.source != "published"]
+    theirs = chosen[chosen.source == "published"]
+    ax.scatter(ours["w1"], ours["w2"], label="this run's folds", color="C3")
+    if len(theirs):
+        ax.scatter(theirs["w1"], theirs["w2"], label="published", color="C0", marker="x")
+    ax.scatter([1], [1], label="GCU (start)", color="k", marker="*", s=120)
+    ax.set(xlabel="$w_1$ (envelope slope)", ylabel="$w_2$ (frequency)", title=f"{layer} GGCU")
+    ax.legend(fontsize=8)
+plotting.save_figure(fig, "06_results_analysis/ggcu_parameters");
+
+# %% [markdown]
+# ## 6. The published checkpoints on the same test windows
+#
+# The same metrics for the authors' ten checkpoints, trained on their (much larger) data. Their
+# MFCC layer is loaded with this library's per-window floor, so the scores do not depend on the
+# batch.
+
+# %%
+if not published_scores:
+    print(f"No published checkpoints at {published}: skipping the comparison.")
+else:
+    def test_metrics(scores):
+        found = metrics.binary_metrics(scores["is_speech"], scores["spi"])
+        return {k: found[k] for k in ("auroc", "accuracy", "f1", "f2", metrics.fpr_key())}
+
+    comparison = pd.DataFrame({name: test_metrics(s) for name, s in published_scores.items()}).T
+    ours = pd.DataFrame({f"fold {f}": test_metrics(s) for f, s in window_scores.items()}).T
+    display(comparison.round(4))
+    def mean_std(frame):
+        return pd.Series({k: f"{frame[k].mean():.4f} ± {frame[k].std():.4f}" if len(frame) > 1
+                          else f"{frame[k].mean():.4f}" for k in frame})
+
+    display(pd.DataFrame({"this run": mean_std(ours.astype(float)),
+                          "published": mean_std(comparison.astype(float))}))
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Which fold is best and which worst on test AUROC? Is the best fold also the best on
+#    validation AUROC? What does that say about choosing "the best seed"?
+# 2. How many folds would you need for the standard error of the mean AUROC (std / sqrt(n)) to
+#    fall below 0.005, given this run's spread?
+# 3. Change `overlap` to 0.5 and rerun the SPI/SWI section. What changes, and what does it cost?
+# 4. Pick the clip where SPI and SWI disagree most for one fold, listen to it
+#    (`widgets.audio_player(audio.load_audio(path))`) and explain the disagreement.
+#
+# Solutions: next cell (expand it in JupyterLab).
+
+# %% hidden
+# Solutions
+folds = summary.folds.set_index("fold")
+# 1. Best/worst by test AUROC, and their validation AUROC: a seed that is best on test is often
+#    not best on validation: picking seeds by test score is selection on the test set.
+print("1. best test:", folds["auroc"].idxmax(), "worst test:", folds["auroc"].idxmin(),
+      "best validation:", folds["val_auroc"].idxmax())
+# 2. n >= (std / 0.005)^2
+spread = folds["auroc"].std(ddof=1)
+print("2. folds needed:", int(np.ceil((spread / 0.005) ** 2)) if np.isfinite(spread) else "n/a")
+# 3. Fewer windows per clip (hop 0.315 s instead of 0.079 s): about 4x cheaper, slightly noisier.
+# 4. The clip with the largest |SPI - SWI median|:
+gap = (clip["spi"] - clip["swi_median"]).abs()
+worst = clip.loc[gap.idxmax()]
+print("4.", worst["audio_filepath"], worst["label"], f"SPI {worst['spi']:.2f}",
+      f"SWI {worst['swi_median']:.2f}")
+display(widgets.audio_player(audio.load_audio(worst["audio_filepath"])))
