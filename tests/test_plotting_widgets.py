@@ -111,3 +111,21 @@ def test_roc_and_confusion_panels():
     plotting.plot_confusion(b, [[3, 1], [0, 2]])
     assert "1\n25.0%" in [t.get_text() for t in b.texts]
     plt.close(fig)
+
+
+def test_slider_plot_live_builds_sliders_and_draws_defaults(figures):
+    import ipywidgets
+
+    calls = []
+    ui = widgets.slider_plot(lambda fig, a, n, c: calls.append((a, n, c)),
+                             {"a": (0.0, 2.0, 0.1, 1.5), "n": (0, 10, 1, 3), "c": ["x", "y"]},
+                             [{"a": 0.5}], "live", interactive=True)
+    assert isinstance(ui, ipywidgets.interactive)
+    kinds = {w.description: type(w).__name__ for w in ui.kwargs_widgets}
+    assert kinds == {"a": "FloatSlider", "n": "IntSlider", "c": "Dropdown"}
+    assert calls[0] == (1.5, 3, "x")  # drawn once with the defaults
+    ui.kwargs_widgets[0].value = 0.7
+    ui.update()
+    assert calls[-1][0] == pytest.approx(0.7)
+    assert not (figures / "live.png").exists()  # live figures are not saved
+    plt.close("all")
