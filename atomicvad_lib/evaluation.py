@@ -223,7 +223,7 @@ def evaluate(model_path, manifests, config: Config | None = None, modes=("spi", 
     """Score the model at ``model_path`` on the entries of ``manifests``; with ``out_dir`` also
     write ``predictions.csv`` (one row per segment) and ``metrics.json`` there."""
     config = resolve_config(model_path, config)
-    model = load_model(model_path)
+    model, published = load_model(model_path), is_published_archive(model_path)
     check_model_matches(model, config, model_path)
     manifests = [Path(m) for m in ([manifests] if isinstance(manifests, (str, Path))
                                    else manifests)]
@@ -234,7 +234,7 @@ def evaluate(model_path, manifests, config: Config | None = None, modes=("spi", 
     predictions = score_entries(model, entries, config, modes, overlap, batch_size, pad_short,
                                 progress)
     metrics = {
-        "model": str(model_path), "published_checkpoint": is_published_archive(model_path),
+        "model": str(model_path), "published_checkpoint": published,
         "manifests": [str(m) for m in manifests], "n_segments": len(entries),
         "modes": list(modes), "window_seconds": config.window_seconds,
         "overlap": overlap, "hop_seconds": hop_samples(config, overlap) / config.sample_rate,

@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .activations import PACKAGE
 from .config import Config, ConfigError
-from .metrics import SpeechAUC, binary_metrics, focal_loss, make_focal_loss
+from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
 from .model import build_model
 from .runinfo import Timings, environment, gpu_present, now, set_global_seed, write_json_atomic
 
@@ -238,9 +238,10 @@ def _completed_epochs(paths: FoldPaths) -> int:
 # callbacks ----------------------------------------------------------------------------------------
 class ValidationMetrics(keras.callbacks.Callback):
     """At each epoch end: exact validation metrics from scikit-learn on the whole validation set
-    (``val_auroc``, ``val_loss``, ``val_accuracy``, ``val_f1``, ``val_f2``), the learning rate and
-    the epoch's training time, put into ``logs``. It must come before any callback that reads
-    them (ModelCheckpoint, EarlyStopping, CSVLogger)."""
+    (``val_auroc``, ``val_loss``, ``val_accuracy``, ``val_f1``, ``val_f2``,
+    ``val_tpr_at_fpr_0.315``), the learning rate and the epoch's training time, put into
+    ``logs``. It must come before any callback that reads them (ModelCheckpoint, EarlyStopping,
+    CSVLogger)."""
 
     def __init__(self, dataset, labels, config: Config):
         super().__init__()
@@ -255,7 +256,8 @@ class ValidationMetrics(keras.callbacks.Callback):
         found = binary_metrics(self.labels, speech)
         logs.update(val_loss=focal_loss(self.labels, speech, self.config),
                     val_auroc=found["auroc"], val_accuracy=found["accuracy"], val_f1=found["f1"],
-                    val_f2=found["f2"], learning_rate=float(ops.convert_to_numpy(
+                    val_f2=found["f2"], **{f"val_{fpr_key()}": found[fpr_key()]},
+                    learning_rate=float(ops.convert_to_numpy(
                         self.model.optimizer.learning_rate)), epoch_seconds=round(seconds, 3))
 
 

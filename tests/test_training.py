@@ -209,3 +209,41 @@ def test_sigkilled_run_resumes_and_matches_an_uninterrupted_one(trained, corpus,
     pd.testing.assert_frame_equal(resumed_log.drop(columns=TIMING_COLUMNS),
                                   trained.history.drop(columns=TIMING_COLUMNS))
     assert not state.exists()
+
+
+def test_resume_state_comes_from_the_completed_epochs_of_the_log(tmp_path):
+    from atomicvad_lib.training import FoldPaths, _recover_state
+
+    paths = FoldPaths(tmp_path, 0)
+    paths.fold_dir.mkdir(parents=True)
+    rows = "".join(f"{e},{a}\r\n" for e, a in enumerate([0.5, 0.7, 0.6, 0.7, 0.66]))
+    paths.training_log.write_bytes(b"epoch,val_auroc\r\n" + rows.encode())
+    log, state = _recover_state(paths, first_epoch=4)  # epoch 4 did not commit: it runs again
+    assert list(log["epoch"]) == [0, 1, 2, 3]
+    assert paths.training_log.read_bytes() == b"epoch,val_auroc\r\n" + \
+        "".join(f"{e},{a}\r\n" for e, a in enumerate([0.5, 0.7, 0.6, 0.7])).encode()
+    # the first best is kept (ModelCheckpoint saves on strict improvement), 2 epochs waited
+    assert state == {"best": 0.7, "best_epoch": 1, "wait": 2}
+
+
+def test_epoch_backup_restores_the_committed_epoch_despite_a_torn_write(tmp_path):
+    from atomicvad_lib.training import EpochBackup
+
+    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+    y = x @ np.array([[1.0], [2.0], [-1.0]], "float32")
+
+    def model():
+        m = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        m.compile(keras.optimizers.Adam(0.1), "mse")
+        return m
+
+    first = model()
+    first.fit(x, y, epochs=2, verbose=0, callbacks=[EpochBackup(tmp_path)])
+    assert EpochBackup.read_state(tmp_path)["epoch"] == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["epoch_2.weights.h5", "state.json"]
+    (tmp_path / ".epoch_3.weights.h5").write_bytes(b"torn")  # killed while writing epoch 3
+    second = model()
+    second.fit(x, y, epochs=2, initial_epoch=2, verbose=0, callbacks=[EpochBackup(tmp_path)])
+    for a, b in zip(first.get_weights(), second.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert int(second.optimizer.iterations) == int(first.optimizer.iterations)
