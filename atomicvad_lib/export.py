@@ -40,6 +40,7 @@ INT8_FILE = "atomicvad_int8.tflite"
 MIXED_FILE = "atomicvad_int8_float_norm.tflite"
 FRONTEND_FILE = "frontend.json"
 REPORT_FILE = "export_report.json"
+MAX_AUROC_DROP = 0.01  # the course's budget for quantisation
 
 
 def _interpreter_class():
@@ -472,4 +473,9 @@ def format_report(report: dict) -> str:
                      f"float32 {test['auroc_float32']:.4f}, int8 {test['auroc_int8']:.4f} "
                      f"(drop {test['int8_auroc_drop']:+.4f}), int8 + float layer norm "
                      f"{test['auroc_int8_float_norm']:.4f} (drop {test['int8_float_norm_auroc_drop']:+.4f})")
+        over = [name for name in ("int8", "int8_float_norm")
+                if test[f"{name}_auroc_drop"] > MAX_AUROC_DROP]
+        if over:
+            lines.append(f"warning: AUROC drop above {MAX_AUROC_DROP} for {', '.join(over)}: "
+                         f"deploy a variant within it, or float32")
     return "\n".join(lines)

@@ -192,3 +192,26 @@ def test_keras_predictor_matches_model_and_cli_writes_outputs(tmp_path, capsys):
     sf.write(tmp_path / "tiny.wav", audio[:5000], SR)
     assert main(["stream", str(tmp_path / "tiny.wav"), "--model", str(model_path)]) == 1
     assert "shorter than one" in capsys.readouterr().err
+
+
+def test_tflite_predictor_streams_like_keras(tmp_path):
+    import json
+
+    import keras
+
+    from atomicvad_lib import Config, build_model
+    from atomicvad_lib import export as ex
+
+    keras.utils.set_random_seed(3)
+    model = build_model(Config(), seed=3)
+    path = tmp_path / "model_float32.tflite"
+    path.write_bytes(ex.convert_float(ex.inference_head(model)))
+    (tmp_path / ex.FRONTEND_FILE).write_text(json.dumps({"top_db": 80.0, "note": "ignored"}))
+    audio = _clip(9.0, seed=5)
+    wav = tmp_path / "clip.wav"
+    sf.write(wav, audio, SR, subtype="FLOAT")
+    litert = S.stream_probabilities(wav, S.load_predictor(path), hop=0.32, progress=False)
+    keras_result = S.stream_probabilities(wav, S.keras_predictor(model), hop=0.32, progress=False)
+    # NumPy (float64) vs Keras (float32) front-end: ~1e-4 at windows half made of zero padding
+    np.testing.assert_allclose(litert.probabilities, keras_result.probabilities, atol=5e-4)
+    assert np.median(np.abs(litert.probabilities - keras_result.probabilities)) < 2e-5
