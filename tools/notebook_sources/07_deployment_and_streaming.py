@@ -255,8 +255,7 @@ detectors = baselines.default_detectors() + [
     baselines.keras_detector(model, file=model_file),
     baselines.litert_detector(result.float_path, model.count_params()),
     baselines.litert_detector(result.int8_path, model.count_params()),
-    baselines.litert_detector(result.int8_float_norm_path, model.count_params(),
-                              name="AtomicVAD LiteRT int8 + float LN"),
+    baselines.litert_detector(result.int8_float_norm_path, model.count_params()),
 ]
 table = baselines.compare(detectors, testing.waveforms, testing.labels,
                           latency_repeats=10 if quick else 50, progress=False)
