@@ -70,7 +70,8 @@ def load_model_file(path: str | Path) -> keras.Model:
     if published:
         from .published import load_published
         return load_published(path)
-    return keras.models.load_model(path, compile=False)
+    from .training import load_trained_model
+    return load_trained_model(path)
 
 
 def frontend_layer(model: keras.Model) -> MFCC:

@@ -27,7 +27,6 @@ seed = 0
 import time
 from pathlib import Path
 
-import keras
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -35,7 +34,7 @@ import soundfile as sf
 from IPython.display import display
 
 import atomicvad_lib as av
-from atomicvad_lib import baselines, export, mfcc_numpy, pipeline, plotting, streaming
+from atomicvad_lib import baselines, export, mfcc_numpy, pipeline, plotting, streaming, training
 from atomicvad_lib.paths import repo_path, repo_root
 
 config = av.Config()
@@ -56,7 +55,7 @@ print(f"training: {len(training)} windows, testing: {len(testing)} "
 #
 # The numbers below mean something only for a trained model: by default the newest checkpoint that
 # notebook 05 wrote (`experiments/<run>/checkpoints/fold_<i>/best.keras`). Without one, a stand-in
-# is fitted here for a few epochs, which is enough to show every step but not to judge accuracy.
+# is trained here with `train_fold` for a few epochs: enough to show every step, not to judge accuracy.
 
 # %%
 def newest_checkpoint():
@@ -71,16 +70,14 @@ if chosen is not None:
     model = export.load_model_file(model_file)
     print(f"model: {model_file}")
 else:
-    keras.utils.set_random_seed(seed)
-    model = av.build_model(config, seed=seed)
-    model.compile(keras.optimizers.Adam(3e-3), "categorical_crossentropy")
-    epochs = 3 if quick else 15
-    model.fit(training.waveforms, keras.utils.to_categorical(training.labels, 2), batch_size=64,
-              epochs=epochs, verbose=0)
-    model_file = work / "stand_in.keras"
-    model.save(model_file)
-    print(f"no trained checkpoint found: fitted a stand-in for {epochs} epochs ({model_file}); "
-          f"run notebook 05 or pass -p model_path ... for real numbers")
+    epochs = 2 if quick else 10
+    stand_in = training.train_fold(
+        config.replace(epochs=epochs, batch_size=64, patience=epochs), seed=seed, fold=0,
+        out_dir=work / "stand_in" / f"{repo_path(data_dir).name}_{epochs}_epochs",
+        data_dir=repo_path(data_dir), progress=False)
+    model, model_file = stand_in.model, stand_in.paths.best_model
+    print(f"no trained checkpoint found: trained a stand-in with train_fold for {epochs} epochs "
+          f"({model_file}); run notebook 05 or pass -p model_path ... for real numbers")
 print(f"{model.count_params()} parameters")
 
 # %% [markdown]
@@ -240,7 +237,9 @@ segments_table = pd.DataFrame([(s.start, s.end, s.duration) for s in segments],
 display(segments_table.head(8))
 streaming.write_segments_csv(segments, work / "segments.csv")
 streaming.write_rttm(segments, work / "long_clip.rttm", "long_clip")
-print((work / "long_clip.rttm").read_text().splitlines()[0])
+rttm = (work / "long_clip.rttm").read_text().splitlines()
+print(f"long_clip.rttm: {len(rttm)} lines" + (f", the first: {rttm[0]}" if rttm else
+                                               " (no speech detected)"))
 
 # %% [markdown]
 # ## 5. Baselines on the same test windows
