@@ -20,6 +20,7 @@ two layer normalisations (and the cosines) in float32; its input and output are 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 import zipfile
@@ -231,6 +232,13 @@ def compute_features(waveforms: np.ndarray, frontend: MFCC, batch_size: int = 25
 # ---------------------------------------------------------------------------- inference
 
 
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    """threadpoolctl's view of the loaded BLAS libraries, built once (it scans them: ~8 ms)."""
+    from threadpoolctl import ThreadpoolController
+    return ThreadpoolController()
+
+
 class LiteRTModel:
     """One exported ``.tflite`` file, ready to score MFCC images or waveforms.
 
@@ -293,12 +301,10 @@ class LiteRTModel:
         """(n, 2) probabilities for (n, samples) windows, MFCCs computed with NumPy."""
         from .model import check_waveforms
         samples = (self.input["shape"][2] - 1) * self.frontend.hop_length
-        from threadpoolctl import threadpool_limits
-
         x = check_waveforms(waveforms, samples)
         # In slices (the float64 STFT of one window takes ~260 kB), and with a single-threaded
         # BLAS: for these small products a busy machine's spinning BLAS threads cost 500x.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             parts = [self.predict_features(mfcc(x[i:i + 32], self.frontend))
                      for i in range(0, len(x), 32)]
         return np.concatenate(parts) if parts else np.zeros((0, 2), np.float32)

@@ -20,6 +20,7 @@ within about 1e-4 of the feature range (``tests/test_mfcc_numpy.py`` checks it):
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -101,6 +102,14 @@ class FrontEndSpec:
         return asdict(self)
 
 
+@lru_cache(maxsize=32)
+def _cached(builder, *args) -> np.ndarray:
+    """A constant matrix built once per setting (read-only, so callers cannot change it)."""
+    matrix = builder(*args)
+    matrix.flags.writeable = False
+    return matrix
+
+
 def log_mel(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
     """(batch, frames, n_mels) mel power in dB, floored ``top_db`` below the maximum (float64)."""
     x = np.asarray(waveforms, dtype=np.float64)
@@ -114,9 +123,10 @@ def log_mel(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
                          f"got {x.shape[1]}")
     padded = np.pad(x, ((0, 0), (half, half)), mode="reflect")
     frames = np.lib.stride_tricks.sliding_window_view(padded, spec.n_fft, axis=1)[:, ::spec.hop_length]
-    window = analysis_window(spec.win_length, spec.n_fft, spec.window)
+    window = _cached(analysis_window, spec.win_length, spec.n_fft, spec.window)
     power = np.abs(np.fft.rfft(frames * window, n=spec.n_fft, axis=-1)) ** 2
-    mel = power @ mel_filterbank(spec.n_fft, spec.sample_rate, spec.n_mels, spec.fmin, spec.fmax)
+    mel = power @ _cached(mel_filterbank, spec.n_fft, spec.sample_rate, spec.n_mels, spec.fmin,
+                          spec.fmax)
     db = 10.0 * np.log10(np.maximum(mel, 1e-10))
     peak = db.max(axis=(1, 2), keepdims=True) if spec.floor == "window" else db.max()
     return np.maximum(db, peak - spec.top_db)
@@ -124,5 +134,5 @@ def log_mel(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
 
 def mfcc(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
     """(batch, n_mfcc, frames, 1) float32 MFCC image, the input of the exported int8 graph."""
-    coefficients = log_mel(waveforms, spec) @ dct_matrix(spec.n_mels, spec.n_mfcc)
+    coefficients = log_mel(waveforms, spec) @ _cached(dct_matrix, spec.n_mels, spec.n_mfcc)
     return np.transpose(coefficients, (0, 2, 1))[..., None].astype(np.float32)
