@@ -97,9 +97,9 @@ def main() -> None:
 
     print(f"model: {args.model or 'untrained build_model'} ({model.count_params()} parameters); "
           f"threads: {args.threads}; {args.repeats} windows each")
-    print(f"{'':58s} {'median ms':>10s} {'p90 ms':>8s}")
+    print(f"{'':64s} {'median ms':>10s} {'p90 ms':>8s}")
     for name, median, p90 in rows:
-        print(f"{name:58s} {median:10.3f} {p90:8.3f}")
+        print(f"{name:64s} {median:10.3f} {p90:8.3f}")
     print(f"Keras throughput, batches of {len(batch)}: {per_window:.3f} ms per window")
     print("file sizes: " + ", ".join(f"{k} {v:,} bytes" for k, v in sizes.items()))
 
