@@ -79,7 +79,7 @@ steps_per_epoch = int(np.ceil(len(windows) / config.batch_size))
 schedule = training.make_schedule(config, steps_per_epoch * config.epochs)
 steps = np.arange(steps_per_epoch * config.epochs)
 fig, ax = plt.subplots(figsize=(8, 3))
-ax.plot(steps / steps_per_epoch, [float(schedule(int(s))) for s in steps])
+ax.plot(steps / steps_per_epoch, np.asarray(schedule(steps.astype("float32"))))
 ax.set(xlabel="epoch", ylabel="learning rate", title="Cosine decay with warm restarts")
 plotting.save_figure(fig, f"05_training/learning_rate_seed{seed}");
 
