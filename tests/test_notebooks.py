@@ -168,3 +168,13 @@ def test_sweep_trains_05_reports_a_bad_seed_and_runs_06(tmp_path, tiny_corpus):
     figures = {p.name for p in (tmp_path / "runs" / "t" / "figures").rglob("*.png")}
     assert {"curves_seed43185.png", "roc.png", "spi_vs_swi.png", "ggcu_parameters.png"} <= figures
     assert result.failures == [bad]
+
+
+def test_05_has_one_parameters_cell_listing_the_run_settings():
+    nb = _read("05_training")
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    found = papermill.inspect_notebook(str(NOTEBOOK_DIR / "05_training.ipynb"))
+    assert list(found) == ["seed", "fold", "epochs", "batch_size", "data_dir", "run_dir", "quick",
+                           "interactive"]
+    assert found["seed"]["inferred_type_name"] == "int" and found["seed"]["default"] == "43185"

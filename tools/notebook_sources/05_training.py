@@ -17,14 +17,14 @@
 # what it does.
 
 # %% tags=["parameters"]
-seed = 43185                         # one of the paper's seeds (av.PAPER_SEEDS) or any other
-fold = None                          # None: the seed's index among the paper's seeds
-epochs = 30                          # upper bound; early stopping may end sooner
-batch_size = 64
-data_dir = "data_samples"            # folder with the six balanced manifests
-run_dir = "experiments/notebook"     # output folder of the run: <run_dir>/checkpoints/fold_<i>/
-quick = False                        # a smoke test: 2 epochs on a small subset, well under a minute
-interactive = None                   # None: live curves in JupyterLab, a saved figure elsewhere
+seed: int = 43185                    # one of the paper's seeds (av.PAPER_SEEDS) or any other
+fold: int = None                     # None: the seed's index among the paper's seeds
+epochs: int = 30                     # upper bound; early stopping may end sooner
+batch_size: int = 64
+data_dir: str = "data_samples"       # folder with the six balanced manifests
+run_dir: str = "experiments/notebook"  # output folder of the run: <run_dir>/checkpoints/fold_<i>/
+quick: bool = False                  # a smoke test: 2 epochs on a small subset, well under a minute
+interactive: bool = None             # None: live curves in JupyterLab, a saved figure elsewhere
 
 # %%
 from pathlib import Path
