@@ -8,7 +8,7 @@ import os
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) buries the course's own output.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # set it to 0 to see them
 
-from .config import ACTIVATIONS, CLASS_NAMES, PAPER_SEEDS, Config, ConfigError  # noqa: E402
+from .config import ACTIVATIONS, CLASS_NAMES, PAPER_SEEDS, RECIPES, Config, ConfigError  # noqa: E402
 
 try:
     from .activations import GCU, GGCU, make_activation
@@ -25,6 +25,6 @@ except ModuleNotFoundError as _err:  # let `atomicvad check` report what is miss
 
 __version__ = "0.1.0"
 
-__all__ = ["ACTIVATIONS", "CLASS_NAMES", "GCU", "GGCU", "MFCC", "PAPER_SEEDS", "Config",
+__all__ = ["ACTIVATIONS", "CLASS_NAMES", "GCU", "GGCU", "MFCC", "PAPER_SEEDS", "RECIPES", "Config",
            "ConfigError", "SpecAugment", "SpecCutout", "build_model", "check_waveforms",
            "load_published", "make_activation", "predict_speech"]

@@ -67,3 +67,15 @@ def test_broken_files_give_clear_errors(tmp_path):
     listy.write_text("[1, 2]")
     with pytest.raises(ConfigError, match="mapping"):
         Config.load(listy)
+
+
+def test_recipes_layer_over_the_paper_defaults():
+    from atomicvad_lib.config import RECIPES
+    assert Config.for_recipe("paper") == Config()
+    course = Config.for_recipe("course", epochs=7)
+    assert course.epochs == 7
+    for key, value in RECIPES["course"].items():
+        assert getattr(course, key) == value
+    assert course.n_mfcc == Config().n_mfcc  # the architecture is untouched
+    with pytest.raises(ConfigError, match="'fast'"):
+        Config.for_recipe("fast")
