@@ -29,6 +29,7 @@ from atomicvad_lib import Config
 from atomicvad_lib.manifest import ManifestEntry
 from atomicvad_lib.model import build_model
 from atomicvad_lib.pipeline import WindowSet, load_split, make_dataset
+from atomicvad_lib.runinfo import set_global_seed
 from atomicvad_lib.training import STEPS_PER_EXECUTION, compile_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -68,6 +69,7 @@ def main() -> None:
     args = parser.parse_args()
 
     config = Config(batch_size=args.batch_size)
+    set_global_seed(0)  # as train_fold: seeds and op determinism (which can serialise tf.data)
     data_dir = REPO / config.data_dir
     if not args.synthetic and (data_dir / "balanced_speech_training_manifest.json").is_file():
         windows, source = load_split(data_dir, "training", config, progress=False), \
