@@ -34,7 +34,7 @@ from keras import ops
 from tqdm.auto import tqdm
 
 from .activations import PACKAGE
-from .config import Config, ConfigError
+from .config import RECIPES, Config, ConfigError
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
 from .model import build_model
 from .runinfo import Timings, environment, gpu_present, now, set_global_seed, write_json_atomic
@@ -583,7 +583,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="run folder, e.g. experiments/<run>")
     parser.add_argument("--data", help="data folder with the six balanced manifests "
                                        "(default: config.data_dir)")
-    parser.add_argument("--config", help="YAML/JSON config file (default: the paper's settings)")
+    parser.add_argument("--config", help="YAML/JSON config file (default: --recipe's settings)")
+    parser.add_argument("--recipe", default="paper", choices=sorted(RECIPES),
+                        help="settings without --config: 'paper' (defaults) or 'course' (learns "
+                             "on data_samples/ in CPU minutes; see config.RECIPES)")
     parser.add_argument("--epochs", type=int, help="override config.epochs")
     parser.add_argument("--batch-size", type=int, help="override config.batch_size")
     parser.add_argument("--steps-per-execution", type=int, default=STEPS_PER_EXECUTION,
@@ -598,7 +601,7 @@ def run(args: argparse.Namespace) -> int:
     from .manifest import ManifestError
 
     try:
-        config = Config.load(args.config) if args.config else Config()
+        config = Config.load(args.config) if args.config else Config.for_recipe(args.recipe)
         changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))
                    if v is not None}
         config = config.replace(**changes) if changes else config

@@ -247,3 +247,15 @@ def test_epoch_backup_restores_the_committed_epoch_despite_a_torn_write(tmp_path
     for a, b in zip(first.get_weights(), second.get_weights()):
         np.testing.assert_array_equal(a, b)
     assert int(second.optimizer.iterations) == int(first.optimizer.iterations)
+
+
+def test_train_command_refuses_a_folder_with_another_config(trained, corpus, capsys):
+    from atomicvad_lib.cli import main
+
+    before = _tree(trained.paths.run_dir)
+    assert main(["train", "--seed", str(SEED), "--fold", "0", "--out", str(trained.paths.run_dir),
+                 "--data", str(corpus), "--epochs", "3", "--batch-size", "4", "--recipe",
+                 "course", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "learning_rate: recorded 0.001, requested 0.01" in err and "patience" in err
+    assert _tree(trained.paths.run_dir) == before
