@@ -43,11 +43,11 @@ work = repo_path(work_dir)
 work.mkdir(parents=True, exist_ok=True)
 if quick:
     long_clip_seconds = min(long_clip_seconds, 30)
-training = pipeline.load_split(repo_path(data_dir), "training", config, progress=False)
+train_windows = pipeline.load_split(repo_path(data_dir), "training", config, progress=False)
 testing = pipeline.load_split(repo_path(data_dir), "testing", config, progress=False)
 if quick and len(testing) > 200:
     testing = testing.subset(np.sort(rng.choice(len(testing), 200, replace=False)))
-print(f"training: {len(training)} windows, testing: {len(testing)} "
+print(f"training: {len(train_windows)} windows, testing: {len(testing)} "
       f"({int(testing.labels.sum())} speech)")
 
 # %% [markdown]
@@ -72,7 +72,8 @@ if chosen is not None:
 else:
     epochs = 2 if quick else 10
     stand_in = training.train_fold(
-        config.replace(epochs=epochs, batch_size=64, patience=epochs), seed=seed, fold=0,
+        av.Config.for_recipe("course", epochs=epochs, batch_size=64, patience=epochs), seed=seed,
+        fold=0,
         out_dir=work / "stand_in" / f"{repo_path(data_dir).name}_{epochs}_epochs",
         data_dir=repo_path(data_dir), progress=False)
     model, model_file = stand_in.model, stand_in.paths.best_model
@@ -126,7 +127,7 @@ plotting.save_figure(fig, "07_deployment_and_streaming/frontend_parity");
 
 # %%
 started = time.perf_counter()
-result = export.export_model(model, repo_path(export_dir), training.waveforms, testing.waveforms,
+result = export.export_model(model, repo_path(export_dir), train_windows.waveforms, testing.waveforms,
                              testing.labels, calibration_count=100 if quick else 300, seed=seed,
                              source=str(model_file), progress=False)
 print(f"exported in {time.perf_counter() - started:.1f} s to {result.out_dir}")
