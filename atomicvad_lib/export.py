@@ -162,6 +162,14 @@ def convert_int8(head: keras.Model, calibration: np.ndarray) -> bytes:
     if len(calibration) < 10:
         raise ValueError(f"calibrating int8 needs at least 10 windows, got {len(calibration)}")
 
+    converter = _int8_converter(head, calibration)
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+def _int8_converter(head: keras.Model, calibration: np.ndarray):
+    """A converter for full-integer int8, calibrated one window at a time on ``calibration``."""
     def representative():
         for row in calibration:
             yield [row[None]]
@@ -170,9 +178,7 @@ def convert_int8(head: keras.Model, calibration: np.ndarray) -> bytes:
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    return converter.convert()
+    return converter
 
 
 def _layer_norm_nodes(head: keras.Model) -> list[str]:
@@ -197,18 +203,12 @@ def convert_int8_float_norm(head: keras.Model, calibration: np.ndarray) -> bytes
     """
     calibration = np.asarray(calibration, dtype=np.float32)
 
-    def representative():
-        for row in calibration:
-            yield [row[None]]
-
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([_frozen_function(head)])
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter = _int8_converter(head, calibration)
     options = tf.lite.experimental.QuantizationDebugOptions(
         denylisted_nodes=_layer_norm_nodes(head))
     debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=representative, debug_options=options)
+        converter=converter, debug_dataset=converter.representative_dataset,
+        debug_options=options)
     return debugger.get_nondebug_quantized_model()
 
 

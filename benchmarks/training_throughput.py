@@ -26,22 +26,15 @@ import numpy as np
 import tensorflow as tf
 
 from atomicvad_lib import Config
-from atomicvad_lib.manifest import ManifestEntry
 from atomicvad_lib.model import build_model
-from atomicvad_lib.pipeline import WindowSet, load_split, make_dataset
+from atomicvad_lib.pipeline import load_split, make_dataset
 from atomicvad_lib.runinfo import set_global_seed
 from atomicvad_lib.training import STEPS_PER_EXECUTION, compile_model
+from pipeline_throughput import synthetic_windows  # the script folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def synthetic_windows(count: int, config: Config) -> WindowSet:
-    rng = np.random.default_rng(0)
-    waveforms = (0.1 * rng.standard_normal((count, config.window_samples))).astype(np.float32)
-    labels = (np.arange(count) % 2).astype(np.int32)
-    entries = [ManifestEntry(f"synthetic_{i}.wav", config.window_seconds, 0.0,
-                             "speech" if y else "background") for i, y in enumerate(labels)]
-    return WindowSet(waveforms, labels, entries)
 
 
 def timed(function, windows: int) -> tuple[float, float]:
