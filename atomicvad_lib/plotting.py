@@ -106,29 +106,6 @@ def plot_examples(waveforms, titles: Sequence[str], config: Config | None = None
     return fig
 
 
-def plot_before_after(before, after, config: Config | None = None, title: str = "",
-                      labels: tuple[str, str] = ("before", "after")):
-    """Waveform and MFCC of a window before and after a change (e.g. an augmentation)."""
-    config = config or Config()
-    before = np.asarray(before, dtype=np.float32)
-    after = np.asarray(after, dtype=np.float32)
-    fig, axes = plt.subplots(2, 2, figsize=(10, 5.5), squeeze=False)
-    if before.ndim == 1:
-        _, mfcc = features(np.stack([before, after]), config)
-        for col, (wave, m, label) in enumerate(zip((before, after), mfcc, labels)):
-            plot_waveform(axes[0, col], wave, config.sample_rate, label)
-            plot_mfcc(axes[1, col], m, config)
-    else:  # two MFCC images (augmentations that act on features)
-        for col, (m, label) in enumerate(zip((before, after), labels)):
-            axes[0, col].axis("off")
-            axes[0, col].set_title(label)
-            plot_mfcc(axes[1, col], m, config)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
-
-
 # --- training and evaluation ---------------------------------------------------------------------
 _NOT_CURVES = ("epoch", "lr", "learning_rate", "epoch_seconds")
 
