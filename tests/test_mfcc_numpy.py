@@ -88,3 +88,12 @@ def test_bad_inputs_raise():
         mfcc(np.zeros((1, 100)))
     with pytest.raises(ValueError, match="hamming"):
         analysis_window(400, 512, "blackman")
+
+
+def test_front_end_spec_defaults_follow_config():
+    """The port's spec repeats the front-end settings on purpose (it stands alone beside a device
+    port); this keeps its defaults from drifting away from Config's."""
+    from atomicvad_lib import Config, MFCC
+    from atomicvad_lib.mfcc_numpy import FrontEndSpec
+    assert FrontEndSpec() == FrontEndSpec.from_config(Config())
+    assert FrontEndSpec() == FrontEndSpec.from_layer(MFCC.from_settings(Config()))
