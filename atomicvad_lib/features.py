@@ -12,10 +12,16 @@ from .config import Config
 class MFCC(keras.layers.Layer):
     """MFCCs as the published AtomicVAD computes them, but one window at a time.
 
-    The steps are Keras' ``MelSpectrogram`` (centred STFT, ``window``, power spectrum, HTK mel
-    filters from ``fmin`` to ``fmax``), ``10*log10`` with a floor ``top_db`` below the maximum, and
-    ``tf.signal.mfccs_from_log_mel_spectrograms`` over the mel axis. The output is laid out as
-    (batch, n_mfcc, frames, 1).
+    The steps are those of Keras' ``MelSpectrogram`` (centred STFT, ``window``, power spectrum,
+    HTK mel filters from ``fmin`` to ``fmax``), ``10*log10`` with a floor ``top_db`` below the
+    maximum, and ``tf.signal.mfccs_from_log_mel_spectrograms`` over the mel axis. The output is
+    laid out as (batch, n_mfcc, frames, 1).
+
+    For speed the layer takes Keras' window and mel matrix and the DCT once, as constants, and
+    runs the rest itself: frames of the window's non-zero ``win_length`` samples, a real FFT, the
+    power as re²+im² (Keras takes a square root and squares again) and two matrix products; about
+    a tenth less CPU time than Keras' chain. The numbers are those of the Keras chain to float
+    rounding; the published checkpoints' parity test holds them to it.
 
     Why the floor is per window: Keras' ``MelSpectrogram`` takes the ``top_db`` maximum over the
     *whole batch*. A quiet window batched with a loud one is then floored 80 dB below the loud one
@@ -42,6 +48,22 @@ class MFCC(keras.layers.Layer):
             fft_length=self.n_fft, sequence_stride=self.hop_length, sequence_length=self.win_length,
             window=self.window, sampling_rate=self.sample_rate, num_mel_bins=self.n_mels,
             min_freq=self.fmin, max_freq=self.fmax, power_to_db=False, dtype="float32")
+        with tf.init_scope():  # constants, even when the layer is made inside a traced function
+            self._window, self._mel_matrix, self._dct = self._constants()
+            self._mel_pairs = tf.repeat(self._mel_matrix, 2, axis=0)
+
+    def _constants(self):
+        """(analysis window of win_length samples, (n_fft//2+1, n_mels) mel matrix, (n_mels,
+        n_mfcc) DCT), all taken from Keras/TensorFlow so they are theirs exactly."""
+        make = tf.signal.hann_window if self.window == "hann" else tf.signal.hamming_window
+        window = make(self.win_length, periodic=True, dtype=tf.float32)
+        mel = self._mel.linear_to_mel_weight_matrix(
+            num_mel_bins=self.n_mels, num_spectrogram_bins=self.n_fft // 2 + 1,
+            sampling_rate=self.sample_rate, lower_edge_hertz=self.fmin,
+            upper_edge_hertz=self._mel.max_freq)
+        # the map is linear, so it is its own matrix applied to the identity
+        dct = tf.signal.mfccs_from_log_mel_spectrograms(tf.eye(self.n_mels))[:, : self.n_mfcc]
+        return (tf.constant(window), tf.constant(tf.cast(mel, tf.float32)), tf.constant(dct))
 
     @classmethod
     def from_settings(cls, config: Config, **kwargs) -> "MFCC":
@@ -55,10 +77,24 @@ class MFCC(keras.layers.Layer):
             raise ValueError(f"MFCC expects a batch of waveforms shaped (batch, samples), "
                              f"got shape {tuple(input_shape)}")
 
+    def mel_power(self, inputs):
+        """(batch, frames, n_mels) mel power of the centred, windowed STFT."""
+        length = inputs.shape[1] if inputs.shape[1] is not None else tf.shape(inputs)[1]
+        frames = 1 + length // self.hop_length
+        padded = tf.pad(inputs, [[0, 0], [self.n_fft // 2, self.n_fft // 2]], mode="REFLECT")
+        # Keras centres the window in n_fft samples: start where it does and skip the zeros (the
+        # shift changes the FFT's phase only, not its power)
+        offset = (self.n_fft - self.win_length) // 2
+        chunks = tf.signal.frame(padded[:, offset:], self.win_length, self.hop_length)[:, :frames]
+        spectrum = tf.signal.rfft(chunks * self._window, fft_length=[self.n_fft])
+        # re² + im² summed by the mel product itself: the complex numbers viewed as (re, im)
+        # pairs, each mel row repeated for both (saves four element-wise passes)
+        pairs = tf.reshape(tf.bitcast(spectrum, tf.float32), (-1, frames, 2 * spectrum.shape[-1]))
+        return tf.tensordot(tf.square(pairs), self._mel_pairs, axes=1)
+
     def log_mel(self, inputs):
         """(batch, frames, n_mels) mel power in dB, floored ``top_db`` below the maximum."""
-        power = tf.transpose(self._mel(inputs), (0, 2, 1))
-        db = 10.0 * tf.math.log(tf.maximum(power, 1e-10)) / tf.math.log(10.0)
+        db = 10.0 * tf.math.log(tf.maximum(self.mel_power(inputs), 1e-10)) / tf.math.log(10.0)
         if self.floor == "window":
             peak = tf.reduce_max(db, axis=(1, 2), keepdims=True)
         else:
@@ -66,7 +102,7 @@ class MFCC(keras.layers.Layer):
         return tf.maximum(db, peak - self.top_db)
 
     def call(self, inputs):
-        mfcc = tf.signal.mfccs_from_log_mel_spectrograms(self.log_mel(inputs))[..., : self.n_mfcc]
+        mfcc = tf.tensordot(self.log_mel(inputs), self._dct, axes=1)
         return tf.transpose(mfcc, (0, 2, 1))[..., None]
 
     def compute_output_shape(self, input_shape):

@@ -59,6 +59,17 @@ def build_model(config: Config | None = None, seed: int | None = None,
     return keras.Model(inputs, outputs, name=name)
 
 
+def feature_model(model: keras.Model) -> keras.Model:
+    """The part of ``model`` after its ``mfcc`` layer: MFCC images in, probabilities out.
+
+    It is made of the same layers, so it shares their weights: training it trains ``model``.
+    Training uses it with features computed by the tf.data pipeline (``make_dataset(...,
+    features=True)``), where the front-end, which has no weights, runs in parallel with the
+    train step; the saved model is still the waveform model.
+    """
+    return keras.Model(model.get_layer("mfcc").output, model.output, name=f"{model.name}_head")
+
+
 def check_waveforms(waveforms, window_samples: int = Config().window_samples) -> np.ndarray:
     """Return ``waveforms`` as a float32 (batch, window_samples) array, or raise a clear error."""
     x = np.asarray(waveforms)

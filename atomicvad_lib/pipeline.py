@@ -12,6 +12,11 @@ keeps the pipeline far faster than the model. A training dataset is reproducible
 gives the same batches in the same order, while every epoch reshuffles and draws new augmentation.
 The shuffle is a full permutation of the windows (they are in memory or memory-mapped), so
 ``config.shuffle_buffer`` is not used.
+
+With ``features=True`` the pipeline also computes each batch's MFCCs (after augmentation), so
+that training runs the front-end on tf.data's threads, in parallel with the train step, instead of
+inside it. The features are per window (see ``features.MFCC``), so they do not depend on which
+windows share a batch.
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from tqdm.auto import tqdm
 from .audio import MAX_PAD_FRACTION, AudioError, load_audio
 from .augment import augment_batch, noise_bank
 from .config import Config
+from .features import MFCC
 from .manifest import ManifestEntry, ManifestError, read_manifest, split_manifests
 
 CACHE_FORMAT = 1
@@ -231,9 +237,15 @@ def _background_pool(windows: WindowSet, background, config: Config):
             tf.constant(_mean_squares(array)))
 
 
+def front_end(config: Config):
+    """The MFCC front-end of ``config`` as a traced function: (B, L) waveforms -> (B, n_mfcc,
+    frames, 1) features."""
+    return tf.function(MFCC.from_settings(config).call)
+
+
 def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
-                 background=None, *, first_epoch: int = 0,
-                 return_details: bool = False) -> tf.data.Dataset:
+                 background=None, *, first_epoch: int = 0, features: bool = False,
+                 repeat: bool = False, return_details: bool = False) -> tf.data.Dataset:
     """Batches ``(waveforms (B, L) float32, one-hot labels (B, 2) float32)``, classes ordered
     ``[background, speech]``, ``B = config.batch_size`` (the last batch may be smaller: with a
     fresh shuffle every epoch no window is left out for good, and a set smaller than a batch
@@ -244,6 +256,14 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     an interrupted run). ``background``: windows mixed into speech, as a WindowSet or (K, L)
     array; None uses the background windows of ``windows``, False disables mixing.
     ``training=False`` yields every window once, in order, unaugmented.
+    ``repeat=True`` (training only) yields epoch after epoch without end, from ``first_epoch``
+    on, the same batches as iterating the dataset again and again; use it with ``fit(...,
+    steps_per_epoch=ceil(N / B))``. Only this form is fast under op determinism (which
+    ``train_fold`` enables): the per-iteration epoch count comes from a Python generator, a
+    stateful op, and with one in the pipeline TensorFlow runs every map serially and turns
+    prefetching off.
+    ``features=True`` yields MFCC images (B, n_mfcc, frames, 1) instead of waveforms, for a model
+    that starts at the features (``model.feature_model``).
     ``return_details=True`` adds a third element, a dict with each window's ``index`` into
     ``windows`` and (training) its augmentation draws, for inspection and tests (not for fit).
     """
@@ -257,10 +277,11 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     labels = tf.constant(np.asarray(windows.labels, np.int32))
     batch = config.batch_size
     autotune = tf.data.AUTOTUNE
+    mfcc = front_end(config) if features else (lambda x: x)
 
     if not training:
         def lookup(indices):
-            x, y = gather(indices), tf.one_hot(tf.gather(labels, indices), 2)
+            x, y = mfcc(gather(indices)), tf.one_hot(tf.gather(labels, indices), 2)
             return (x, y, {"index": indices}) if return_details else (x, y)
         dataset = tf.data.Dataset.range(n).batch(batch)
         return dataset.map(lookup, num_parallel_calls=autotune, deterministic=True) \
@@ -268,9 +289,12 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
 
     background_gather, background_count, background_power = _background_pool(windows, background,
                                                                               config)
-    epochs = itertools.count(first_epoch)  # advanced once per iteration of the dataset
-    epoch_numbers = tf.data.Dataset.from_generator(
-        lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64))
+    if repeat:
+        epoch_numbers = tf.data.Dataset.counter(first_epoch)
+    else:
+        epochs = itertools.count(first_epoch)  # advanced once per iteration of the dataset
+        epoch_numbers = tf.data.Dataset.from_generator(
+            lambda: iter([next(epochs)]), output_signature=tf.TensorSpec((), tf.int64))
     seed = int(seed)
     bank = noise_bank(config.window_samples, seed)
 
@@ -284,10 +308,11 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
         y = tf.gather(labels, indices)
         x, details = augment_batch(gather(indices), y, key, config, background_gather,
                                    background_count, bank, background_power)
-        onehot = tf.one_hot(y, 2)
+        x, onehot = mfcc(x), tf.one_hot(y, 2)
         return (x, onehot, {"index": indices, **details}) if return_details else (x, onehot)
 
     dataset = epoch_numbers.flat_map(epoch_batches)
     dataset = dataset.map(augment, num_parallel_calls=autotune, deterministic=True)
-    dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch)))
+    if not repeat:
+        dataset = dataset.apply(tf.data.experimental.assert_cardinality(math.ceil(n / batch)))
     return dataset.prefetch(autotune)

@@ -29,6 +29,24 @@ def set_global_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
+def set_training_threads(threads: int | None = None) -> bool:
+    """Give TensorFlow's op thread pool ``threads`` threads (default: half the cores, at least one)
+    and so leave the other cores to the tf.data pipeline, which augments and computes the MFCCs
+    on threads of its own.
+
+    On a two-core machine the train step then runs on one core and the pipeline on the other,
+    side by side, instead of both spreading over both cores and spinning while they wait on each
+    other. It works only before TensorFlow runs its first op: call it right after the imports.
+    Returns False, changing nothing, when it is too late.
+    """
+    threads = int(threads or max(1, (os.cpu_count() or 2) // 2))
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+    except RuntimeError:
+        return False
+    return True
+
+
 def gpu_present() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
@@ -38,6 +56,7 @@ def environment() -> dict:
     return {"packages": package_versions(), "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
             "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+            "tensorflow_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "python_hash_seed": os.environ.get("PYTHONHASHSEED")}
 
 

@@ -49,7 +49,9 @@ class SpecAugment(keras.layers.Layer):
         return ops.any(_band_mask(length, start, width), axis=1)
 
     def call(self, inputs, training=None):
-        if not training:
+        no_masks = (self.n_freq_masks == 0 or self.freq_mask_param == 0) and \
+            (self.n_time_masks == 0 or self.time_mask_param == 0)
+        if not training or no_masks:
             return inputs
         batch = ops.shape(inputs)[0]
         n_freq, n_time = inputs.shape[1], inputs.shape[2]

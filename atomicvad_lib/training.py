@@ -9,6 +9,11 @@ on it, and the test split scored with that best model. Layout of a run folder::
                                              config.yaml, fold.json (seed and fold, from the start)
     experiments/<run>/backups/fold_<i>/      training state for a resume (while unfinished)
 
+For speed on a CPU the MFCCs are computed by the tf.data pipeline and ``fit`` trains the layers
+after them (``model.feature_model``, sharing the saved model's weights), on a stateless stream of
+epochs (see ``pipeline.make_dataset``'s ``repeat``); ``runinfo.set_training_threads`` leaves
+cores to the pipeline.
+
 Run again with the same command after an interruption and it continues from the last completed
 epoch. ``fold`` is the index of the run (the paper trains once per seed; fold i conventionally
 uses ``config.seeds[i]``); both are recorded.
@@ -36,8 +41,9 @@ from tqdm.auto import tqdm
 from .activations import PACKAGE
 from .config import RECIPES, Config, ConfigError
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
-from .model import build_model
-from .runinfo import Timings, environment, gpu_present, now, set_global_seed, write_json_atomic
+from .model import build_model, feature_model
+from .runinfo import (Timings, environment, gpu_present, now, set_global_seed,
+                      set_training_threads, write_json_atomic)
 
 # Training steps run per call into TensorFlow: fewer Python round trips per batch. Measured with
 # benchmarks/training_throughput.py; it changes speed only, never the numbers.
@@ -102,6 +108,17 @@ def compile_model(model: keras.Model, config: Config, total_steps: int,
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), SpeechAUC()],
         jit_compile=False, steps_per_execution=steps_per_execution)
     return model
+
+
+def aligned_steps_per_execution(steps_per_epoch: int, wanted: int = STEPS_PER_EXECUTION) -> int:
+    """The largest number <= ``wanted`` that divides ``steps_per_epoch``.
+
+    Keras runs ``steps_per_execution`` steps per call even when fewer are left in the epoch; on
+    the endless training stream the extra batches would come from the next epoch and shift every
+    later epoch's batches (and a resumed run's would no longer match).
+    """
+    wanted = max(1, min(int(wanted), int(steps_per_epoch)))
+    return max(d for d in range(1, wanted + 1) if steps_per_epoch % d == 0)
 
 
 def make_model(config: Config, seed: int) -> tuple[keras.Model, bool]:
@@ -240,7 +257,7 @@ class ValidationMetrics(keras.callbacks.Callback):
     """At each epoch end: exact validation metrics from scikit-learn on the whole validation set
     (``val_auroc``, ``val_loss``, ``val_accuracy``, ``val_f1``, ``val_f2``,
     ``val_tpr_at_fpr_0.315``), the learning rate and the epoch's training time, put into
-    ``logs``. It must come before any callback that reads them (ModelCheckpoint, EarlyStopping,
+    ``logs``. It must come before any callback that reads them (BestModelCheckpoint, EarlyStopping,
     CSVLogger)."""
 
     def __init__(self, dataset, labels, config: Config):
@@ -312,19 +329,28 @@ class ResumableEarlyStopping(keras.callbacks.EarlyStopping):
             self.best_weights = self.resume.get("best_weights")
 
 
-class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
-    """ModelCheckpoint that writes to a temporary file and renames it over ``filepath``: a run
-    killed while saving keeps its previous best model instead of a torn archive."""
+class BestModelCheckpoint(keras.callbacks.Callback):
+    """Save ``model`` to ``path`` whenever ``monitor`` beats its best so far (higher is better,
+    starting from ``best``).
 
-    def __init__(self, filepath, **kwargs):
-        self.final_path = Path(filepath)
-        super().__init__(self.final_path.with_name(f".partial-{self.final_path.name}"), **kwargs)
+    ``model`` is the waveform model, while fit trains the feature model that shares its weights.
+    The file is written under a temporary name and renamed over ``path``: a run killed while
+    saving keeps its previous best model instead of a torn archive.
+    """
+
+    def __init__(self, path, model: keras.Model, monitor: str = MONITOR, best=None):
+        super().__init__()
+        self.path, self.model_to_save, self.monitor = Path(path), model, monitor
+        self.best = -math.inf if best is None else float(best)
 
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        partial = Path(self.filepath)
-        if partial.exists():
-            os.replace(partial, self.final_path)
+        current = (logs or {}).get(self.monitor)
+        if current is None or not math.isfinite(current) or current <= self.best:
+            return
+        self.best = float(current)
+        partial = self.path.with_name(f".partial-{self.path.name}")
+        self.model_to_save.save(partial)
+        os.replace(partial, self.path)
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -421,7 +447,7 @@ def _recover_state(paths: FoldPaths, first_epoch: int) -> tuple[pd.DataFrame, di
     if log.empty or MONITOR not in log:
         return log, None
     scores = log[MONITOR].to_numpy(float)
-    row = int(np.nanargmax(scores))  # the first best, as ModelCheckpoint keeps it
+    row = int(np.nanargmax(scores))  # the first best, as BestModelCheckpoint keeps it
     best_epoch = int(log["epoch"].iloc[row])
     state = {"best": float(scores[row]), "best_epoch": best_epoch,
              "wait": first_epoch - 1 - best_epoch}
@@ -480,22 +506,25 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
 
     set_global_seed(seed)
     model, mixed = make_model(config, seed)
+    # fit trains the layers after the MFCCs on features the pipeline computes in parallel
+    trainer = feature_model(model)
     steps_per_epoch = math.ceil(len(splits["training"]) / config.batch_size)
-    compile_model(model, config, steps_per_epoch * config.epochs, steps_per_execution)
+    steps_per_execution = aligned_steps_per_execution(steps_per_epoch, steps_per_execution)
+    compile_model(trainer, config, steps_per_epoch * config.epochs, steps_per_execution)
 
     first_epoch = _completed_epochs(paths)
     log, resume = _recover_state(paths, first_epoch)
+    # one endless stream of epochs (see make_dataset's `repeat`), cut into epochs by fit
     train_data = make_dataset(splits["training"], config, seed, training=True,
-                              first_epoch=first_epoch)
-    val_data = make_dataset(splits["validation"], config, seed, training=False)
+                              first_epoch=first_epoch, features=True, repeat=True)
+    val_data = make_dataset(splits["validation"], config, seed, training=False, features=True)
     stopped_before = resume is not None and resume["wait"] >= config.patience and first_epoch > 0
     if first_epoch < config.epochs and not stopped_before:
         fit_callbacks = [
             ValidationMetrics(val_data, splits["validation"].labels, config),
             *callbacks,
-            AtomicModelCheckpoint(
-                paths.best_model, monitor=MONITOR, mode="max", save_best_only=True,
-                initial_value_threshold=resume["best"] if resume else None),
+            BestModelCheckpoint(paths.best_model, model, MONITOR,
+                                best=resume["best"] if resume else None),
             ResumableEarlyStopping(monitor=MONITOR, mode="max", patience=config.patience,
                                    restore_best_weights=True, resume=resume),
             keras.callbacks.CSVLogger(paths.training_log, append=True),
@@ -504,8 +533,8 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
         if progress:
             fit_callbacks.insert(1, TqdmProgress(f"fold {fold} (seed {seed})", first_epoch))
         with timings.phase("training"):
-            model.fit(train_data, epochs=config.epochs, initial_epoch=first_epoch, verbose=0,
-                      shuffle=False, callbacks=fit_callbacks)
+            trainer.fit(train_data, epochs=config.epochs, initial_epoch=first_epoch, verbose=0,
+                        steps_per_epoch=steps_per_epoch, shuffle=False, callbacks=fit_callbacks)
 
     log = read_training_log(paths.training_log)
     if log.empty or not paths.best_model.is_file():
@@ -600,6 +629,7 @@ def run(args: argparse.Namespace) -> int:
     from .audio import AudioError
     from .manifest import ManifestError
 
+    set_training_threads()
     try:
         config = Config.load(args.config) if args.config else Config.for_recipe(args.recipe)
         changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))

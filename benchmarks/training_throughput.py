@@ -1,16 +1,21 @@
 """Windows per second of training: the tf.data pipeline with fresh augmentation plus the train step.
 
-Trains the model exactly as ``train_fold`` compiles it (focal loss, AdamW, cosine restarts) on
-data_samples/'s training split when it exists (decoding is not timed), otherwise on synthetic
-windows, for each ``steps_per_execution`` / ``jit_compile`` variant asked for. Besides the end
-to end figure it times the parts alone: the pipeline, the train step on cached batches, and the
-MFCC front-end's forward pass (the model's most expensive layer).
+Trains the model exactly as ``train_fold`` does (the MFCCs computed in the tf.data pipeline, the
+layers after them trained by fit; focal loss, AdamW, cosine restarts) on data_samples/'s training
+split when it exists (decoding is not timed), otherwise on synthetic windows, for each
+``steps_per_execution`` / ``jit_compile`` variant asked for. Besides the end to end figure it times
+the parts alone: the pipeline without and with the MFCCs, and the train step on cached features.
+``--before`` also times the layout of session 1, the waveform model (MFCCs inside the train step)
+on a dataset whose epoch count came from a Python generator: under op determinism that one
+stateful op made tf.data run every map serially and stop prefetching.
 
-Wall-clock windows/s depend on what else runs on the machine; windows per CPU-second (all
-threads of this process) do not, and twice that is what two idle cores could reach at best.
+Each figure is the median over ``--epochs`` timed epochs, with the best epoch beside it.
+Wall-clock windows/s depend on what else runs on the machine (on a shared virtual machine the
+same epoch can take half again as long from one minute to the next); windows per CPU-second (all
+threads of this process) depend on it less.
 
     .venv/bin/python benchmarks/training_throughput.py [--synthetic] [--epochs 3]
-        [--steps-per-execution 1 8 32] [--jit]
+        [--steps-per-execution 1 8 32] [--jit] [--before]
 """
 from __future__ import annotations
 
@@ -26,10 +31,11 @@ import numpy as np
 import tensorflow as tf
 
 from atomicvad_lib import Config
-from atomicvad_lib.model import build_model
+from atomicvad_lib.model import build_model, feature_model
 from atomicvad_lib.pipeline import load_split, make_dataset
-from atomicvad_lib.runinfo import set_global_seed
-from atomicvad_lib.training import STEPS_PER_EXECUTION, compile_model
+from atomicvad_lib.runinfo import set_global_seed, set_training_threads
+from atomicvad_lib.training import (STEPS_PER_EXECUTION, aligned_steps_per_execution,
+                                    compile_model)
 from pipeline_throughput import synthetic_windows  # the script folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,9 +51,10 @@ def timed(function, windows: int) -> tuple[float, float]:
 
 
 def report(name: str, rates: list[tuple[float, float]]) -> None:
-    wall = statistics.median(r[0] for r in rates)
+    wall = [r[0] for r in rates]
     cpu = statistics.median(r[1] for r in rates)
-    print(f"{name:<44} {wall:8,.0f} windows/s  {cpu:8,.0f} windows per CPU-second", flush=True)
+    print(f"{name:<48} {statistics.median(wall):7,.0f} windows/s (best {max(wall):7,.0f})  "
+          f"{cpu:7,.0f} windows per CPU-second", flush=True)
 
 
 def main() -> None:
@@ -59,10 +66,18 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int, nargs="+",
                         default=sorted({1, STEPS_PER_EXECUTION}))
     parser.add_argument("--jit", action="store_true", help="also time jit_compile=True")
+    parser.add_argument("--all-threads", action="store_true",
+                        help="leave TensorFlow's op threads at its default (all cores) instead of "
+                             "runinfo.set_training_threads()")
+    parser.add_argument("--before", action="store_true",
+                        help="also time session 1's layout: the waveform model (MFCCs in the "
+                             "train step) on a dataset re-iterated each epoch")
     parser.add_argument("--no-op-determinism", action="store_true",
                         help="seed only, without tf.config.experimental.enable_op_determinism")
     args = parser.parse_args()
 
+    if not args.all_threads:
+        set_training_threads()  # as atomicvad train and notebook 05 do
     config = Config(batch_size=args.batch_size)
     if args.no_op_determinism:
         keras.utils.set_random_seed(0)
@@ -76,42 +91,69 @@ def main() -> None:
         windows, source = synthetic_windows(args.windows, config), "synthetic"
     n = len(windows)
     steps = math.ceil(n / config.batch_size)
+    threads = tf.config.threading.get_intra_op_parallelism_threads()
     print(f"{n} {source} windows, batch {config.batch_size}, {os.cpu_count()} cores, "
-          f"TensorFlow {tf.__version__}, Keras {keras.__version__}")
-    dataset = make_dataset(windows, config, seed=0, training=True)
+          f"TensorFlow {tf.__version__} with {threads or 'all'} op thread(s), "
+          f"Keras {keras.__version__}")
+    def stream(features: bool):
+        return make_dataset(windows, config, seed=0, training=True, features=features,
+                            repeat=True)
 
     # the parts alone
-    for _ in dataset:  # warm-up
-        pass
-    report("pipeline alone (augmentation on)",
-           [timed(lambda: [None for _ in dataset], n) for _ in range(args.epochs)])
-    cached = dataset.take(steps).cache()  # one epoch of augmented batches, replayed
-    model = compile_model(build_model(config, seed=0), config, steps * 10, STEPS_PER_EXECUTION)
-    model.fit(cached, epochs=1, verbose=0, shuffle=False)
-    report(f"train step alone (cached batches, spe {STEPS_PER_EXECUTION})",
-           [timed(lambda: model.fit(cached, epochs=1, verbose=0, shuffle=False), n)
-            for _ in range(args.epochs)])
-    mfcc = model.get_layer("mfcc")
-    batch = tf.constant(windows.waveforms[:config.batch_size])
-    forward = tf.function(lambda x: tf.reduce_sum(mfcc(x)))
-    forward(batch)
-    report("MFCC front-end forward alone",
-           [timed(lambda: [forward(batch).numpy() for _ in range(8)], 8 * int(batch.shape[0]))
+    for name, features in (("pipeline alone (augmentation)", False),
+                           ("pipeline alone (augmentation + MFCC)", True)):
+        batches = iter(stream(features))
+        one_epoch = lambda: [next(batches) for _ in range(steps)]  # noqa: E731
+        one_epoch()  # warm-up
+        report(name, [timed(one_epoch, n) for _ in range(args.epochs)])
+    spe = aligned_steps_per_execution(steps, STEPS_PER_EXECUTION)
+    cached = stream(True).take(steps).cache().apply(  # one epoch of features, replayed
+        tf.data.experimental.assert_cardinality(steps))
+    head = compile_model(feature_model(build_model(config, seed=0)), config, steps * 10, spe)
+    head.fit(cached, epochs=1, verbose=0, shuffle=False)
+    report(f"train step alone (cached features, spe {spe})",
+           [timed(lambda: head.fit(cached, epochs=1, verbose=0, shuffle=False), n)
             for _ in range(args.epochs)])
 
-    # end to end, as train_fold runs it
-    variants = [(spe, False) for spe in args.steps_per_execution]
+    # end to end as train_fold runs it: MFCCs in the pipeline, the epochs streamed, fit of the
+    # feature model; optionally the session-1 layout for comparison
+    variants = [(s, False, "train_fold") for s in args.steps_per_execution]
     if args.jit:
-        variants += [(spe, True) for spe in args.steps_per_execution]
-    for spe, jit in variants:
-        model = compile_model(build_model(config, seed=0), config, steps * 10, spe)
+        variants += [(s, True, "train_fold") for s in args.steps_per_execution]
+    if args.before:
+        variants += [(s, False, "before") for s in args.steps_per_execution]
+    for wanted, jit, layout in variants:
+        spe = aligned_steps_per_execution(steps, wanted)
+        full = build_model(config, seed=0)
+        model = compile_model(feature_model(full) if layout == "train_fold" else full, config,
+                              steps * 10, spe)
         if jit:
             model.jit_compile = True
             model.make_train_function(force=True)
-        model.fit(dataset, epochs=1, verbose=0, shuffle=False)  # tracing
-        rates = [timed(lambda: model.fit(dataset, epochs=1, verbose=0, shuffle=False), n)
-                 for _ in range(args.epochs)]
-        report(f"pipeline + train step, spe {spe}, jit {jit}", rates)
+        timer = EpochTimer(n)
+        if layout == "train_fold":
+            model.fit(stream(True), steps_per_epoch=steps, epochs=args.epochs + 1, verbose=0,
+                      callbacks=[timer])
+        else:  # waveform model, MFCCs in the train step, a dataset re-iterated per epoch
+            model.fit(make_dataset(windows, config, seed=0, training=True),
+                      epochs=args.epochs + 1, verbose=0, shuffle=False, callbacks=[timer])
+        name = "as train_fold" if layout == "train_fold" else "session-1 layout"
+        report(f"end to end, {name}, spe {spe}, jit {jit}", timer.rates[1:])  # 1st: tracing
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """(windows/s, windows per CPU-second) of every epoch of one fit."""
+
+    def __init__(self, windows: int):
+        super().__init__()
+        self.windows, self.rates = windows, []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = (time.perf_counter(), time.process_time())
+
+    def on_epoch_end(self, epoch, logs=None):
+        wall, cpu = time.perf_counter() - self._start[0], time.process_time() - self._start[1]
+        self.rates.append((self.windows / wall, self.windows / cpu))
 
 
 if __name__ == "__main__":

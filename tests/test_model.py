@@ -101,3 +101,20 @@ def test_single_window_is_accepted(model):
 def test_mfcc_rejects_wrong_rank():
     with pytest.raises(ValueError, match=r"\(batch, samples\)"):
         av.MFCC()(np.zeros((1, 10080, 1), np.float32))
+
+
+def test_feature_model_shares_weights_and_outputs_with_the_waveform_model():
+    model = av.build_model(av.Config(), seed=7)
+    head = av.model.feature_model(model)
+    assert "mfcc" not in [layer.name for layer in head.layers]
+    assert head.count_params() == model.count_params() == 298
+    # same variables in the same order: weights saved from one load into the other
+    assert [id(v) for v in head.weights] == [id(v) for v in model.weights]
+    waveforms = np.random.default_rng(1).normal(0, 0.1, (5, 10080)).astype(np.float32)
+    features = model.get_layer("mfcc")(waveforms)
+    np.testing.assert_allclose(head.predict(features, verbose=0),
+                               model.predict(waveforms, verbose=0), rtol=0, atol=2e-5)
+    kernel = model.get_layer("block1_depthwise").kernel
+    kernel.assign(kernel * 2.0)  # a change through one model shows in the other
+    np.testing.assert_allclose(head.predict(features, verbose=0),
+                               model.predict(waveforms, verbose=0), rtol=0, atol=2e-5)

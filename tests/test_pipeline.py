@@ -142,6 +142,33 @@ def test_training_is_deterministic_per_seed_and_differs_per_epoch():
     assert _same(_batches(resumed), epoch2)
 
 
+def test_repeat_streams_the_epochs_that_iterating_again_gives():
+    windows = _synthetic_windows()
+    config = Config(batch_size=16)  # 40 windows: 3 batches per epoch
+    once = make_dataset(windows, config, 5, training=True, first_epoch=2)
+    epochs = [_batches(once) for _ in range(3)]
+    stream = make_dataset(windows, config, 5, training=True, first_epoch=2, repeat=True)
+    streamed = _batches(stream.take(9))
+    assert _same(streamed, [b for epoch in epochs for b in epoch])
+    assert not np.array_equal(streamed[0][0], streamed[3][0])  # epoch 3 is augmented anew
+
+
+def test_feature_batches_are_the_mfccs_of_the_waveform_batches():
+    from atomicvad_lib.features import MFCC
+
+    windows = _synthetic_windows()
+    config = Config(batch_size=16)
+    mfcc = MFCC.from_settings(config)
+    for training in (False, True):
+        waves = _batches(make_dataset(windows, config, 3, training=training))
+        feats = _batches(make_dataset(windows, config, 3, training=training, features=True))
+        assert len(waves) == len(feats) == 3
+        for (x, y), (f, g) in zip(waves, feats):
+            assert f.shape == (x.shape[0], 64, 64, 1)
+            np.testing.assert_array_equal(g, y)
+            np.testing.assert_allclose(f, np.asarray(mfcc(x)), rtol=0, atol=1e-3)
+
+
 def test_every_epoch_is_a_fresh_permutation_with_matching_labels():
     windows = _synthetic_windows()
     dataset = make_dataset(windows, Config(batch_size=16), 3, training=True, return_details=True)

@@ -23,8 +23,8 @@ from sklearn.metrics import roc_auc_score
 from atomicvad_lib import Config
 from atomicvad_lib.checks import package_versions
 from atomicvad_lib.pipeline import load_split
-from atomicvad_lib.training import LinearWarmup, RunConflictError, TrainingError, make_schedule, \
-    train_fold
+from atomicvad_lib.training import LinearWarmup, RunConflictError, TrainingError, \
+    aligned_steps_per_execution, make_schedule, train_fold
 
 SEED = 11
 TINY = dict(epochs=3, batch_size=4, patience=5)
@@ -222,7 +222,7 @@ def test_resume_state_comes_from_the_completed_epochs_of_the_log(tmp_path):
     assert list(log["epoch"]) == [0, 1, 2, 3]
     assert paths.training_log.read_bytes() == b"epoch,val_auroc\r\n" + \
         "".join(f"{e},{a}\r\n" for e, a in enumerate([0.5, 0.7, 0.6, 0.7])).encode()
-    # the first best is kept (ModelCheckpoint saves on strict improvement), 2 epochs waited
+    # the first best is kept (BestModelCheckpoint saves on strict improvement), 2 epochs waited
     assert state == {"best": 0.7, "best_epoch": 1, "wait": 2}
 
 
@@ -259,3 +259,9 @@ def test_train_command_refuses_a_folder_with_another_config(trained, corpus, cap
     err = capsys.readouterr().err
     assert "learning_rate: recorded 0.001, requested 0.01" in err and "patience" in err
     assert _tree(trained.paths.run_dir) == before
+
+
+@pytest.mark.parametrize("steps, wanted, expected", [(94, 8, 2), (24, 8, 8), (7, 8, 7), (5, 1, 1),
+                                                     (1, 8, 1), (30, 8, 6)])
+def test_steps_per_execution_divides_the_epoch(steps, wanted, expected):
+    assert aligned_steps_per_execution(steps, wanted) == expected
