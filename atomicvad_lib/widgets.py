@@ -109,7 +109,7 @@ def slider_plot(draw: Callable[..., Any], sliders: Mapping[str, Any],
         controls = {key: _make_control(key, spec) for key, spec in sliders.items()}
 
         def update(**values):
-            fig = plt.figure(figsize=panel_size)
+            fig = plt.figure(figsize=panel_size, layout="constrained")  # as the static grid
             draw(fig, **values)
             plt.show()
             if after is not None:

@@ -129,3 +129,27 @@ def test_slider_plot_live_builds_sliders_and_draws_defaults(figures):
     assert calls[-1][0] == pytest.approx(0.7)
     assert not (figures / "live.png").exists()  # live figures are not saved
     plt.close("all")
+
+
+def test_live_figure_keeps_the_suptitle_clear_of_the_panel_titles(figures):
+    # Seen in JupyterLab: without a layout engine the GGCU explorer's settings line ran into
+    # the "GGCU(x)" title once the values had a few digits.
+    drawn = []
+
+    def draw(fig, **params):
+        plotting.plot_ggcu(fig, **params)
+        drawn.append(fig)
+
+    sliders = {"w1": (-2.0, 2.0, 0.05, 1.15), "b1": (-3.0, 3.0, 0.1, 1.8),
+               "w2": (0.0, 4.0, 0.05, 3.2), "b2": (-3.2, 3.2, 0.1, 1.9)}
+    widgets.slider_plot(draw, sliders, [{}], "live_ggcu", panel_size=(8.0, 3.0),
+                        interactive=True)
+    fig = drawn[-1]
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    top = fig._suptitle.get_window_extent(renderer)
+    titles = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.get_title()]
+    assert len(titles) == 2
+    assert not any(top.overlaps(box) for box in titles)
+    assert all(top.y0 >= box.y1 - 1 for box in titles)  # the settings line sits above them
+    plt.close("all")
