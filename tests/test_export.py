@@ -103,8 +103,9 @@ def test_int8_is_close_and_keeps_auroc(trained):
     assert int8.input["dtype"] == np.int8 and int8.output["dtype"] == np.int8
     keras_prob = ex.inference_head(model).predict(features, verbose=0)[:, 1]
     got = int8.predict_features(features)[:, 1]
-    # Stated tolerances for this model (measured: mean MEAN_DIFF, AUROC 1.000 -> AUROC_INT8).
-    assert np.abs(got - keras_prob).mean() < 0.03
+    # Stated tolerances for this model (measured: mean 0.024, AUROC 1.000 -> 1.000; the plain
+    # int8 conversion, before int8_head: mean 0.075, AUROC 1.000 -> 0.984).
+    assert np.abs(got - keras_prob).mean() < 0.04
     assert roc_auc_score(test_y, keras_prob) - roc_auc_score(test_y, got) <= 0.01
     test = result.report["test"]
     assert test["auroc_int8"] == pytest.approx(roc_auc_score(test_y, got))
@@ -252,12 +253,12 @@ def test_notebook_07_executes_headless(tmp_path, tiny_corpus):
 
 
 def test_published_checkpoint_int8_keeps_auroc(published_dir):
-    """Published checkpoint 0 (plain int8 conversion: AUROC drop 0.10) on data_samples' test split."""
+    """Published checkpoint 4 (plain int8 conversion: AUROC drop 0.079) on data_samples' test split."""
     from atomicvad_lib.paths import repo_root
     from atomicvad_lib.pipeline import load_split
 
     config = Config()
-    model = ex.load_model_file(published_dir / "AtomicVADGGCU-chkpt0.keras")
+    model = ex.load_model_file(published_dir / "AtomicVADGGCU-chkpt4.keras")
     frontend = ex.frontend_layer(model)
     train = load_split(repo_root() / "data_samples", "training", config, progress=False)
     test = load_split(repo_root() / "data_samples", "testing", config, progress=False)
@@ -267,4 +268,4 @@ def test_published_checkpoint_int8_keeps_auroc(published_dir):
     int8 = ex.LiteRTModel(ex.convert_int8(ex.int8_head(model), calibration))
     assert int8.input["dtype"] == np.int8 and int8.output["dtype"] == np.int8
     drop = keras_auroc - roc_auc_score(test.labels, int8.predict_features(features)[:, 1])
-    assert drop <= ex.MAX_AUROC_DROP  # measured: DROP_MEASURED
+    assert drop <= ex.MAX_AUROC_DROP  # measured: +0.0012 (100 calibration windows)
