@@ -76,7 +76,8 @@ def main() -> None:
     rows.append(("NumPy MFCC front-end", *timed(lambda w: mfcc(w[None], spec), windows, args.repeats)))
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        files = {"float32": ex.convert_float(head), "int8": ex.convert_int8(head, features),
+        files = {"float32": ex.convert_float(head),
+                 "int8": ex.convert_int8(ex.int8_head(model), features),
                  "int8 + float LN": ex.convert_int8_float_norm(head, features)}
         sizes = {}
         for name, blob in files.items():
