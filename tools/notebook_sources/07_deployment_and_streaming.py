@@ -18,13 +18,14 @@
 quick = False            # True: fewer windows and a shorter long clip (a smoke test)
 interactive = None       # kept for the course runner (this notebook has no widgets)
 data_dir = "data_samples"  # folder with the six balanced manifests
-model_path = None        # a trained .keras; None: the newest experiments/*/checkpoints/fold_*/best.keras
+model_path = None        # a .keras file; None: the newest run's best fold by validation AUROC
 export_dir = "exports/notebook07"
 work_dir = "runs/07_deployment"  # the long clip, its segments, and a stand-in model if needed
 long_clip_seconds = 180  # length of the generated long recording
 seed = 0
 
 # %%
+import json
 import time
 from pathlib import Path
 
@@ -54,18 +55,26 @@ print(f"training: {len(train_windows)} windows, testing: {len(testing)} "
 # %% [markdown]
 # ## 0. A trained model
 #
-# The numbers below mean something only for a trained model: by default the newest checkpoint that
-# notebook 05 wrote (`experiments/<run>/checkpoints/fold_<i>/best.keras`). Without one, a stand-in
+# The numbers below mean something only for a trained model: by default, of the newest run that
+# notebook 05 wrote, the fold with the best validation AUROC
+# (`experiments/<run>/checkpoints/fold_<i>/best.keras`). Without one, a stand-in
 # is trained here with `train_fold` for a few epochs: enough to show every step, not to judge accuracy.
 
 # %%
-def newest_checkpoint():
+def default_checkpoint():
+    """The fold with the best *validation* AUROC in the newest run (never chosen on the test
+    split, which is what the export then reports on)."""
     found = sorted((repo_root() / "experiments").glob("*/checkpoints/fold_*/best.keras"),
                    key=lambda p: p.stat().st_mtime)
-    return found[-1] if found else None
+    if not found:
+        return None
+    run_folds = sorted(found[-1].parents[1].glob("fold_*/metrics.json"))
+    scored = [(json.loads(m.read_text())["validation"].get("auroc") or 0.0, m.parent)
+              for m in run_folds if (m.parent / "best.keras").is_file()]
+    return max(scored)[1] / "best.keras" if scored else found[-1]
 
 
-chosen = Path(model_path) if model_path else newest_checkpoint()
+chosen = Path(model_path) if model_path else default_checkpoint()
 if chosen is not None:
     model_file = repo_path(chosen)
     model = export.load_model_file(model_file)
