@@ -12,6 +12,7 @@ the failures and exits 1.
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing
 import os
 import sys
@@ -83,6 +84,22 @@ def subset_manifests(data_dir: str | Path, out_dir: str | Path, per_manifest: in
                 entries = [entries[i] for i in keep]
             write_manifest(targets[label], entries)
     return out_dir
+
+
+def best_checkpoint(experiments_root: str | Path | None = None) -> Path | None:
+    """Of the newest run under ``experiments_root`` (default ``experiments/``), the fold whose
+    ``best.keras`` has the highest *validation* AUROC, never chosen on the test split; the newest
+    checkpoint when no fold has finished; None when there is none."""
+    root = Path(experiments_root or repo_root() / "experiments")
+    found = sorted(root.glob("*/checkpoints/fold_*/best.keras"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        return None
+    scored = []
+    for metrics in sorted(found[-1].parents[1].glob("fold_*/metrics.json")):
+        auroc = json.loads(metrics.read_text()).get("validation", {}).get("auroc")
+        if auroc is not None and (metrics.parent / "best.keras").is_file():
+            scored.append((auroc, metrics.parent.name, metrics.parent / "best.keras"))
+    return max(scored)[2] if scored else found[-1]
 
 
 def notebooks_dir() -> Path:

@@ -49,8 +49,8 @@ class MFCC(keras.layers.Layer):
             window=self.window, sampling_rate=self.sample_rate, num_mel_bins=self.n_mels,
             min_freq=self.fmin, max_freq=self.fmax, power_to_db=False, dtype="float32")
         with tf.init_scope():  # constants, even when the layer is made inside a traced function
-            self._window, self._mel_matrix, self._dct = self._constants()
-            self._mel_pairs = tf.repeat(self._mel_matrix, 2, axis=0)
+            self._window, mel, self._dct = self._constants()
+            self._mel_pairs = tf.repeat(mel, 2, axis=0)  # one row per re and im of each bin
 
     def _constants(self):
         """(analysis window of win_length samples, (n_fft//2+1, n_mels) mel matrix, (n_mels,

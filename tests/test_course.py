@@ -135,3 +135,31 @@ def test_subset_manifests_keeps_a_seeded_subset(tiny_corpus, tmp_path):
             assert all(e.audio_filepath.is_file() for e in entries)
             assert [e.audio_filepath for e in entries] == [
                 e.audio_filepath for e in read_manifest(split_manifests(again, split)[label])]
+
+
+def test_best_checkpoint_is_the_newest_runs_best_validation_fold(tmp_path):
+    import json
+    import os
+
+    from atomicvad_lib.course import best_checkpoint
+
+    assert best_checkpoint(tmp_path) is None
+
+    def fold(run, i, val_auroc, mtime, finished=True):
+        folder = tmp_path / run / "checkpoints" / f"fold_{i}"
+        folder.mkdir(parents=True)
+        (folder / "best.keras").write_bytes(b"")
+        os.utime(folder / "best.keras", (mtime, mtime))
+        if finished:
+            (folder / "metrics.json").write_text(json.dumps(
+                {"validation": {"auroc": val_auroc}, "test": {"auroc": 1.0 - val_auroc}}))
+        return folder / "best.keras"
+
+    fold("old", 0, 0.99, 1_000)
+    fold("new", 0, 0.70, 2_000)
+    best = fold("new", 1, 0.80, 2_100)
+    fold("new", 2, 0.75, 2_200)
+    fold("new", 3, None, 2_300, finished=False)  # still training: newest file, no score
+    assert best_checkpoint(tmp_path) == best
+    unscored = fold("lone", 0, None, 3_000, finished=False)
+    assert best_checkpoint(tmp_path) == unscored

@@ -25,7 +25,6 @@ long_clip_seconds = 180  # length of the generated long recording
 seed = 0
 
 # %%
-import json
 import time
 from pathlib import Path
 
@@ -36,8 +35,9 @@ import soundfile as sf
 from IPython.display import display
 
 import atomicvad_lib as av
-from atomicvad_lib import baselines, export, mfcc_numpy, pipeline, plotting, streaming, training
-from atomicvad_lib.paths import repo_path, repo_root
+from atomicvad_lib import (baselines, course, export, mfcc_numpy, pipeline, plotting, streaming,
+                           training)
+from atomicvad_lib.paths import repo_path
 
 config = av.Config()
 rng = np.random.default_rng(seed)
@@ -61,20 +61,7 @@ print(f"training: {len(train_windows)} windows, testing: {len(testing)} "
 # is trained here with `train_fold` for a few epochs: enough to show every step, not to judge accuracy.
 
 # %%
-def default_checkpoint():
-    """The fold with the best *validation* AUROC in the newest run (never chosen on the test
-    split, which is what the export then reports on)."""
-    found = sorted((repo_root() / "experiments").glob("*/checkpoints/fold_*/best.keras"),
-                   key=lambda p: p.stat().st_mtime)
-    if not found:
-        return None
-    run_folds = sorted(found[-1].parents[1].glob("fold_*/metrics.json"))
-    scored = [(json.loads(m.read_text())["validation"].get("auroc") or 0.0, m.parent)
-              for m in run_folds if (m.parent / "best.keras").is_file()]
-    return max(scored)[1] / "best.keras" if scored else found[-1]
-
-
-chosen = Path(model_path) if model_path else default_checkpoint()
+chosen = Path(model_path) if model_path else course.best_checkpoint()
 if chosen is not None:
     model_file = repo_path(chosen)
     model = export.load_model_file(model_file)
