@@ -1,8 +1,12 @@
 """AtomicVAD: a ~300-parameter voice activity detector, and the library behind the course.
 
-Importing the package registers its Keras layers, so ``keras.models.load_model`` reads models
-saved by it.
+``import atomicvad_lib`` is cheap: it loads the configuration only. The Keras names below
+(``build_model``, ``MFCC``, ``load_published``, ...) are imported on first use, and with them
+TensorFlow, so ``atomicvad --help`` and the course runner start in a fraction of a second. Using
+any of them (or importing ``atomicvad_lib.model``) registers the library's Keras layers, so
+``keras.models.load_model`` then reads models saved by it.
 """
+import importlib
 import os
 
 # TensorFlow's C++ start-up chatter (oneDNN, CPU features) buries the course's own output.
@@ -10,21 +14,34 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # set it to 0 to see them
 
 from .config import ACTIVATIONS, CLASS_NAMES, PAPER_SEEDS, RECIPES, Config, ConfigError  # noqa: E402
 
-try:
-    from .activations import GCU, GGCU, make_activation
-    from .features import MFCC
-    from .model import build_model, check_waveforms, predict_speech
-    from .published import load_published
-    from .spec_augment import SpecAugment, SpecCutout
-except ModuleNotFoundError as _err:  # let `atomicvad check` report what is missing
-    _MISSING = _err
-
-    def __getattr__(name):
-        raise ImportError(f"atomicvad_lib needs {_MISSING.name!r}, which is not installed: "
-                          f"run `make test` from the repository root, or `atomicvad check`")
-
 __version__ = "0.1.0"
 
-__all__ = ["ACTIVATIONS", "CLASS_NAMES", "GCU", "GGCU", "MFCC", "PAPER_SEEDS", "RECIPES", "Config",
-           "ConfigError", "SpecAugment", "SpecCutout", "build_model", "check_waveforms",
-           "load_published", "make_activation", "predict_speech"]
+# name -> module that defines it; imported when the name is first used
+_LAZY = {
+    "GCU": "activations", "GGCU": "activations", "make_activation": "activations",
+    "MFCC": "features",
+    "build_model": "model", "check_waveforms": "model", "predict_speech": "model",
+    "load_published": "published",
+    "SpecAugment": "spec_augment", "SpecCutout": "spec_augment",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atomicvad_lib' has no attribute {name!r}")
+    try:
+        value = getattr(importlib.import_module(f".{module}", __name__), name)
+    except ModuleNotFoundError as err:  # let `atomicvad check` report what is missing
+        raise ImportError(f"atomicvad_lib.{name} needs {err.name!r}, which is not installed: "
+                          f"run `make test` from the repository root, or `atomicvad check`") from err
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})
+
+
+__all__ = ["ACTIVATIONS", "CLASS_NAMES", "PAPER_SEEDS", "RECIPES", "Config", "ConfigError",
+           *_LAZY]

@@ -1,6 +1,7 @@
 """Shared pytest fixtures. Each fixture is named for what it builds; add yours below."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -8,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
+from atomicvad_lib.synthetic import harmonic_tone
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_DIR = Path(os.environ.get("ATOMICVAD_PUBLISHED_DIR",
@@ -21,6 +24,30 @@ def published_dir() -> Path:
         pytest.skip(f"published checkpoints not found at {PUBLISHED_DIR} (they live in ../shared "
                     f"beside the checkout, or set ATOMICVAD_PUBLISHED_DIR)")
     return PUBLISHED_DIR
+
+
+def _load_fixture_builder():
+    spec = importlib.util.spec_from_file_location(
+        "make_fixture_model", REPO_ROOT / "tests" / "fixtures" / "make_fixture_model.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FIXTURE_BUILDER = _load_fixture_builder()
+
+
+@pytest.fixture(scope="session")
+def fixture_model():
+    """The committed trained model (tests/fixtures/make_fixture_model.py builds it) and the
+    synthetic test windows it was scored on: (model, waveforms, labels)."""
+    from atomicvad_lib.export import load_model_file
+    from atomicvad_lib.synthetic import synthetic_windows
+
+    model = load_model_file(FIXTURE_BUILDER.OUT)
+    x, y = synthetic_windows(FIXTURE_BUILDER.TEST_WINDOWS, seed=FIXTURE_BUILDER.TEST_SEED,
+                             **FIXTURE_BUILDER.HARD)
+    return model, x, y
 
 
 SPLITS = ("training", "validation", "testing")
@@ -40,9 +67,7 @@ def write_tiny_corpus(root: Path, per_class: int = 6, sample_rate: int = 16000,
             lines = []
             for i in range(per_class):
                 if label == "speech":
-                    f0 = rng.uniform(100, 250)
-                    x = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 6))
-                    x *= 0.5 * (1 + np.sin(2 * np.pi * rng.uniform(3, 6) * t))
+                    x = harmonic_tone(t, rng.uniform(100, 250), 5, rng.uniform(3, 6))
                 else:
                     x = np.cumsum(rng.normal(size=n)) * 0.01
                     x -= x.mean()

@@ -8,6 +8,7 @@ import pytest
 from sklearn.metrics import fbeta_score, roc_auc_score
 
 from atomicvad_lib import baselines as B
+from atomicvad_lib.synthetic import harmonic_tone
 
 W = 10080
 needs_webrtc = pytest.mark.skipif(importlib.util.find_spec("webrtcvad") is None,
@@ -24,9 +25,7 @@ def windows(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     for i in range(12):
         noise = rng.normal(size=W) * 10 ** rng.uniform(-4, -2.5)
         if i % 2:
-            f0 = rng.uniform(100, 220)
-            voiced = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 20))
-            noise = noise + 0.2 * voiced * (0.6 + 0.4 * np.sin(2 * np.pi * 4 * t))
+            noise = noise + 0.2 * harmonic_tone(t, rng.uniform(100, 220), 19, 4.0, depth=0.4)
         rows.append(noise)
         labels.append(i % 2)
     return np.asarray(rows, np.float32), np.asarray(labels)

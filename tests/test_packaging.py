@@ -7,6 +7,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 from conftest import REPO_ROOT
@@ -75,3 +76,22 @@ def test_no_machine_paths_committed():
             if re.search(r"/work/main|/root/|/home/\w+/", text):
                 offenders.append(rel)
     assert offenders == []
+
+
+def test_importing_the_package_does_not_load_tensorflow():
+    """`import atomicvad_lib` and the CLI's --help stay cheap: TensorFlow loads on first use."""
+    code = ("import sys, atomicvad_lib, atomicvad_lib.cli; "
+            "atomicvad_lib.cli.build_parser().format_help(); "
+            "heavy = sorted({'tensorflow', 'keras'} & set(sys.modules)); print(heavy); "
+            "atomicvad_lib.Config(); print(sorted({'tensorflow'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split("\n")[:2] == ["[]", "[]"]
+
+
+def test_lazy_names_resolve_and_unknown_names_raise():
+    import atomicvad_lib as av
+
+    assert callable(av.build_model) and av.MFCC.__name__ == "MFCC"
+    assert set(av.__all__) <= set(dir(av))
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        av.nope
