@@ -120,13 +120,35 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
+def _logged_kernel_manager(log_path: Path):
+    """A Jupyter kernel manager whose kernel writes its own stdout and stderr to ``log_path``.
+
+    The kernel process prints start-up chatter there (ipykernel's transport warning, TensorFlow's
+    C++ logging, which starts before TF_CPP_MIN_LOG_LEVEL applies, and a KeyboardInterrupt line at
+    shutdown); on a student's terminal it reads as failures. The notebook's own outputs and
+    errors do not pass through it: they are in the executed notebook.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log = open(log_path, "ab")  # the kernel process keeps its own copy of the descriptor
+            try:
+                return await super()._async_launch_kernel(kernel_cmd, stdout=log, stderr=log, **kw)
+            finally:
+                log.close()
+
+    return LoggedKernelManager
+
+
 def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any] | None = None,
             *, figures: str | Path | None = None, kernel_name: str = "python3",
             threads: int | None = None, progress: bool = False) -> NotebookRun:
     """Run one notebook with papermill, headless, in ``notebooks/`` as working directory.
 
     ``figures`` becomes ``ATOMICVAD_FIGURES`` for the kernel, ``threads`` caps TensorFlow's
-    thread pools (for several runs side by side). Failures are returned, not raised.
+    thread pools (for several runs side by side). Failures are returned, not raised. What the
+    kernel process itself prints goes to ``<output>.kernel.log``, kept when the run fails.
     """
     import papermill
 
@@ -141,11 +163,14 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     run = NotebookRun(notebook, output, dict(parameters or {}))
+    kernel_log = output.with_suffix(".kernel.log")
+    kernel_log.unlink(missing_ok=True)
     start = time.monotonic()
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=run.parameters,
                                    kernel_name=kernel_name, cwd=str(notebook.parent),
-                                   progress_bar=progress, log_output=False)
+                                   progress_bar=progress, log_output=False,
+                                   kernel_manager_class=_logged_kernel_manager(kernel_log))
     except papermill.PapermillExecutionError as err:
         run.error = f"cell {err.exec_count}: {err.ename}: {err.evalue}".strip()
     except Exception as err:  # kernel died, notebook unreadable, ...
@@ -157,6 +182,10 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
             else:
                 os.environ[key] = value
     run.seconds = time.monotonic() - start
+    if run.ok:
+        kernel_log.unlink(missing_ok=True)
+    elif kernel_log.is_file() and kernel_log.stat().st_size:
+        run.error += f" (the kernel's own messages: {kernel_log})"
     return run
 
 

@@ -163,3 +163,19 @@ def test_best_checkpoint_is_the_newest_runs_best_validation_fold(tmp_path):
     assert best_checkpoint(tmp_path) == best
     unscored = fold("lone", 0, None, 3_000, finished=False)
     assert best_checkpoint(tmp_path) == unscored
+
+
+def test_kernel_chatter_goes_to_a_log_kept_only_on_failure(tmp_path, capfd):
+    """The kernel process' own stderr (transport warning, C++ logging) never reaches the terminal;
+    a failed run names the log that holds it, a successful one leaves none behind."""
+    body = "import sys, os\nos.write(2, b'kernel-side noise\\n')\nif fail:\n    raise RuntimeError('boom')"
+    notebook = _notebook(tmp_path / "nb.ipynb", "fail = False", body)
+    good = course.execute(notebook, tmp_path / "out" / "good.ipynb", {"fail": False})
+    bad = course.execute(notebook, tmp_path / "out" / "bad.ipynb", {"fail": True})
+    assert good.ok and not bad.ok
+    printed = capfd.readouterr()
+    assert "kernel-side noise" not in printed.out + printed.err
+    assert "[IPKernelApp]" not in printed.out + printed.err
+    log = tmp_path / "out" / "bad.kernel.log"
+    assert not (tmp_path / "out" / "good.kernel.log").exists()
+    assert "kernel-side noise" in log.read_text() and str(log) in bad.error

@@ -227,12 +227,14 @@ def test_notebook_07_executes_headless(tmp_path, tiny_corpus):
                                             "data_dir": str(tiny_corpus),
                                             "export_dir": str(tmp_path / "exports"),
                                             "work_dir": str(tmp_path / "work"),
-                                            "model_path": None},
+                                            "model_path": None,
+                                            "experiments_dir": str(tmp_path / "experiments")},
                          figures=tmp_path / "figures")
     assert run.ok, f"notebook 07 failed: {run.error} (executed copy: {output})"
     nb = nbformat.read(output, as_version=4)
     text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "")
                      for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert "no trained checkpoint found: trained a stand-in" in text  # the empty experiments/
     assert "real-time factor" in text and "long_clip.rttm:" in text
     assert (tmp_path / "work" / "long_clip.rttm").is_file()
     assert "WebRTC VAD" in text and "AtomicVAD LiteRT int8" in text

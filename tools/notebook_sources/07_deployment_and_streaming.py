@@ -19,6 +19,7 @@ quick = False            # True: fewer windows and a shorter long clip (a smoke 
 interactive = None       # kept for the course runner (this notebook has no widgets)
 data_dir = "data_samples"  # folder with the six balanced manifests
 model_path = None        # a .keras file; None: the newest run's best fold by validation AUROC
+experiments_dir = "experiments"  # where notebook 05 and `atomicvad train` write their runs
 export_dir = "exports/notebook07"
 work_dir = "runs/07_deployment"  # the long clip, its segments, and a stand-in model if needed
 long_clip_seconds = 180  # length of the generated long recording
@@ -61,7 +62,7 @@ print(f"training: {len(train_windows)} windows, testing: {len(testing)} "
 # is trained here with `train_fold` for a few epochs: enough to show every step, not to judge accuracy.
 
 # %%
-chosen = Path(model_path) if model_path else course.best_checkpoint()
+chosen = Path(model_path) if model_path else course.best_checkpoint(repo_path(experiments_dir))
 if chosen is not None:
     model_file = repo_path(chosen)
     model = export.load_model_file(model_file)
