@@ -68,6 +68,12 @@ def _message(err: BaseException) -> str:
     return str(err) or type(err).__name__
 
 
+def _new_line() -> None:
+    """Start the message on its own line when a progress bar may be left on the terminal."""
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+
+
 def _interrupted(command: str, argv: list[str], args) -> None:
     module = importlib.import_module(COMMANDS[command][0])
     describe = getattr(module, "describe_interrupt", None)
@@ -96,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
+        _new_line()
         if debug:
             traceback.print_exc()
         if command is None:
@@ -104,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             _interrupted(command, argv, args)
         return INTERRUPT_EXIT
     except EXPECTED_ERRORS as err:
+        _new_line()
         if debug:
             traceback.print_exc()
         print(f"atomicvad {command or ''}: {_message(err)}".replace(" :", ":"), file=sys.stderr)

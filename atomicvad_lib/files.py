@@ -3,12 +3,16 @@
 Every command that writes calls ``check_output_dir`` (or ``check_output_file``) on its ``--out``
 first, so a path that is a file, lies under a file or cannot be written stops it in a second,
 with one line that names the path and what to do, instead of failing after minutes of work.
-Nothing is created by the check.
+Permissions alone do not tell (root passes them; a read-only disk or a special file system like
+/proc does not), so the check also creates a temporary file in the nearest existing folder and
+removes it again: it leaves nothing behind, and never creates or removes a folder (parallel folds
+check the same run folder).
 """
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 
 
@@ -24,15 +28,22 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def _writable(folder: Path, what: str, path: Path) -> None:
+    inside = "" if folder == path else f" (it would be created in {folder})"
     if not os.access(folder, os.W_OK | os.X_OK):
-        inside = "" if folder == path else f" (it would be created in {folder})"
         raise OutputError(f"{what} {path} is not writable{inside}: permission denied or a "
                           f"read-only disk; choose another place, or fix the permissions")
+    try:  # a temporary file, removed at once (unique names: parallel checks do not collide)
+        handle, probe = tempfile.mkstemp(prefix=".atomicvad-write-check-", dir=folder)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutputError(f"{what} {path} is not writable{inside} ({err.strerror or err}): "
+                          f"choose another place, or fix the permissions") from None
 
 
 def check_output_dir(path, what: str = "--out") -> Path:
     """``path`` as a Path when it is a writable folder or can be created as one; OutputError
-    otherwise (a file, a folder under a file, no write permission). Creates nothing."""
+    otherwise (a file, a folder under a file, no write permission). Leaves nothing behind."""
     path = Path(os.path.abspath(os.path.expanduser(str(path))))
     if path.exists() and not path.is_dir():
         raise OutputError(f"{what} {path} is a file, not a folder: give a folder path (it is "
@@ -47,7 +58,8 @@ def check_output_dir(path, what: str = "--out") -> Path:
 
 def check_output_file(path, what: str = "--out") -> Path:
     """``path`` as a Path when a file can be written there (a missing parent folder can be
-    created); OutputError when it is a folder or its folder cannot be used. Creates nothing."""
+    created); OutputError when it is a folder or its folder cannot be used. Leaves nothing
+    behind."""
     path = Path(os.path.abspath(os.path.expanduser(str(path))))
     if path.is_dir():
         raise OutputError(f"{what} {path} is a folder: give a file name (e.g. "

@@ -103,6 +103,16 @@ def test_out_under_a_file_or_unwritable_is_refused(tmp_path, corpus, capsys, mon
     assert _tree(tmp_path) == before
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_a_place_where_nothing_can_be_created_is_refused_before_loading_data(
+        corpus, capsys, no_data_loading):
+    out = Path("/proc") / "atomicvad-run"  # permissions say yes to root; mkdir still fails
+    code, _, err = _run(capsys, "train", "--out", out, "--data", corpus)
+    assert code == 2
+    assert f"--out {out} is not writable (it would be created in /proc) (" in \
+        _one_error_line(err, "train")
+
+
 @pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
 def test_read_only_folder_is_refused_for_real(tmp_path, corpus, capsys):
     locked = tmp_path / "locked"
