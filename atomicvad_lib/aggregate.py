@@ -9,15 +9,14 @@ has ``metrics.json``, *unfinished* when it has a fold folder or a backup but no 
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .config import Config
+from .files import check_output_file, read_json
 from .metrics import fpr_key
 from .training import FoldPaths, read_training_log
 
@@ -80,7 +79,12 @@ def load_run(run_dir) -> RunSummary:
             logs.append(log.assign(fold=fold))
         if paths.metrics.is_file():
             status[fold] = "finished"
-            record = json.loads(paths.metrics.read_text())
+            record = read_json(paths.metrics, f"delete it and rerun `atomicvad train --out "
+                                              f"{run_dir} --fold {fold}` (with the fold's other "
+                                              f"options) to train the fold again")
+            if not isinstance(record, dict) or not isinstance(record.get("test"), dict):
+                raise ValueError(f"{paths.metrics} holds no 'test' metrics: it was not written "
+                                 f"by `atomicvad train`; move it away")
             rows.append({"fold": fold, "seed": record["seed"],
                          **{k: record["test"].get(k) for k in SUMMARY_METRICS},
                          "best_epoch": record.get("best_epoch"),
@@ -140,13 +144,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        summary = load_run(args.run_dir)
-    except FileNotFoundError as err:
-        print(f"atomicvad aggregate: {err}", file=sys.stderr)
-        return 2
-    table = aggregate(summary)
+    """Errors (a folder that is no run, a damaged metrics.json, ...) go to ``cli.main``, which
+    prints them in the command's one-line style; the CSV's place is checked first."""
+    if args.out:
+        check_output_file(args.out)
+    summary = load_run(args.run_dir)  # a run folder (else FileNotFoundError), read in a moment
     out = Path(args.out) if args.out else Path(args.run_dir) / "aggregate.csv"
+    check_output_file(out)
+    table = aggregate(summary)
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(out, index=False)
     for line in status_lines(summary):

@@ -22,6 +22,11 @@ import soundfile as sf
 import soxr
 
 MAX_PAD_FRACTION = 0.1
+# The first bytes each container starts with. A damaged file is refused on them before libsndfile
+# sees it: libsndfile then tries decoders in turn, one of which prints "Illegal Audio-MPEG-Header"
+# noise on stderr, and it may report a damaged file as "File does not exist".
+MAGIC = {".wav": (b"RIFF", b"RIFX", b"RF64", b"BW64"), ".flac": (b"fLaC", b"ID3"),
+         ".ogg": (b"OggS",), ".opus": (b"OggS",)}
 
 
 class AudioError(ValueError):
@@ -41,10 +46,43 @@ class AudioInfo:
     sample_rate: int
     frames: int
     channels: int
+    subtype: str = ""  # libsndfile's sample format: PCM_16, FLOAT, ...
+
+    @property
+    def floating_point(self) -> bool:
+        """Samples stored as floats, which (unlike integers) can be NaN or infinite."""
+        return self.subtype in ("FLOAT", "DOUBLE")
 
     @property
     def duration(self) -> float:
         return self.frames / self.sample_rate
+
+
+def container_problem(path: str | Path) -> str | None:
+    """Why an existing file cannot be a ``.wav``/``.flac``/``.ogg`` file (its first bytes are
+    not that container's), or None; other suffixes are left to libsndfile."""
+    path = Path(path)
+    magic = MAGIC.get(path.suffix.lower())
+    if magic is None:
+        return None
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if not head:
+        return "the file is empty (0 bytes)"
+    if head.startswith(magic):
+        return None
+    return (f"not a {path.suffix.lower()[1:].upper()} file: it does not start with a "
+            f"{'/'.join(m.decode() for m in magic)} header (damaged, truncated, or another "
+            f"format renamed)")
+
+
+def _libsndfile_text(path: Path, err: Exception) -> str:
+    """libsndfile's reason without its "Error opening '<path>': " prefix; its "File does not
+    exist" for a file that exists (a format it failed to probe) said as what it means."""
+    text = str(err).replace(f"Error opening {str(path)!r}: ", "").strip()
+    if "does not exist" in text and path.is_file():
+        return "libsndfile recognises no audio format in it"
+    return text
 
 
 def audio_info(path: str | Path, manifest: Path | str | None = None,
@@ -55,14 +93,20 @@ def audio_info(path: str | Path, manifest: Path | str | None = None,
     if not path.is_file():
         raise AudioError(f"{where}: audio file does not exist (check the path, or rerun "
                          f"`atomicvad prepare`)")
-    try:
-        info = sf.info(str(path))
-    except (RuntimeError, sf.SoundFileError) as err:
-        raise AudioError(f"{where}: cannot decode audio ({err}); the file is corrupt or not in a "
-                         f"format libsndfile reads (WAV, FLAC, OGG): re-export or remove it") from None
+    problem = container_problem(path)
+    if problem is None:
+        try:
+            info = sf.info(str(path))
+        except (RuntimeError, sf.SoundFileError) as err:
+            problem = _libsndfile_text(path, err)
+    if problem is not None:
+        raise AudioError(f"{where}: cannot decode audio ({problem}); the file is corrupt or not "
+                         f"in a format libsndfile reads (WAV, FLAC, OGG): re-export or remove "
+                         f"it") from None
     if info.frames <= 0 or info.samplerate <= 0:
         raise AudioError(f"{where}: audio file holds no samples: re-export or remove it")
-    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels))
+    return AudioInfo(int(info.samplerate), int(info.frames), int(info.channels),
+                     str(info.subtype))
 
 
 def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = None,
@@ -92,8 +136,8 @@ def load_audio(path: str | Path, offset: float = 0.0, duration: float | None = N
             f.seek(start)
             data = f.read(available, dtype="float32", always_2d=True)
     except (RuntimeError, sf.SoundFileError) as err:
-        raise AudioError(f"{where}: cannot decode audio ({err}); the file is corrupt: re-export "
-                         f"or remove it") from None
+        raise AudioError(f"{where}: cannot decode audio ({_libsndfile_text(path, err)}); the file "
+                         f"is corrupt: re-export or remove it") from None
     missing = wanted - data.shape[0]
     if missing > max_pad_fraction * wanted:
         got = data.shape[0] / native

@@ -205,11 +205,7 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Config":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown config key(s): {', '.join(unknown)}; "
-                              f"known keys are listed in atomicvad_lib.Config")
+        _check_keys(data)
         return cls(**data)
 
     @classmethod
@@ -249,3 +245,32 @@ class Config:
         if not isinstance(data, dict):
             raise ConfigError(f"config file {path} must hold a mapping of keys to values")
         return cls.from_dict(data)
+
+
+def _check_keys(keys) -> None:
+    """ConfigError naming every unknown key (with the nearest known one, when close)."""
+    import difflib
+
+    known = [f.name for f in fields(Config)]
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        hints = [f"{key} (did you mean {close[0]}?)" if (close := difflib.get_close_matches(
+            key, known, n=1)) else key for key in unknown]
+        raise ConfigError(f"unknown config key(s): {', '.join(hints)}; known keys are listed in "
+                          f"atomicvad_lib.Config")
+
+
+def _init_checking_keys(init):
+    """The dataclass ``__init__``, raising ConfigError (not TypeError) for an unknown key, as
+    ``Config.from_dict`` does."""
+    import functools
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        _check_keys(kwargs)
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+Config.__init__ = _init_checking_keys(Config.__init__)

@@ -20,7 +20,6 @@ against every background segment of the evaluation.
 from __future__ import annotations
 
 import argparse
-import sys
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +29,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import MAX_PAD_FRACTION, AudioError, load_audio
-from .config import Config, ConfigError
-from .manifest import ManifestEntry, ManifestError, read_manifest, split_manifests
+from .audio import MAX_PAD_FRACTION, load_audio
+from .config import Config
+from .files import check_output_dir
+from .manifest import ManifestEntry, read_manifest, split_manifests
 from .metrics import binary_metrics, speech_auroc
 from .model import predict_speech
 from .published import load_published
@@ -221,7 +221,10 @@ def evaluate(model_path, manifests, config: Config | None = None, modes=("spi", 
              overlap: float = DEFAULT_OVERLAP, batch_size: int = DEFAULT_BATCH_SIZE,
              pad_short: bool = False, progress: bool = True, out_dir=None) -> Evaluation:
     """Score the model at ``model_path`` on the entries of ``manifests``; with ``out_dir`` also
-    write ``predictions.csv`` (one row per segment) and ``metrics.json`` there."""
+    write ``predictions.csv`` (one row per segment) and ``metrics.json`` there (checked before
+    any work: a file or an unwritable place there is an OutputError)."""
+    if out_dir is not None:
+        out_dir = check_output_dir(out_dir)
     config = resolve_config(model_path, config)
     model, published = load_model(model_path), is_published_archive(model_path)
     check_model_matches(model, config, model_path)
@@ -275,14 +278,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = Config.load(args.config) if args.config else None
-        manifests = args.manifest or list(split_manifests(args.data, args.split).values())
-        result = evaluate(args.model, manifests, config, args.mode, args.overlap, args.batch_size,
-                          args.pad_short, not args.no_progress, args.out)
-    except (EvaluationError, ConfigError, ManifestError, AudioError) as err:
-        print(f"atomicvad evaluate: {err}", file=sys.stderr)
-        return 2
+    """Errors (EvaluationError, ConfigError, ManifestError, AudioError, ...) go to ``cli.main``,
+    which prints them in the command's one-line style."""
+    check_output_dir(args.out)  # before loading the model or any audio
+    config = Config.load(args.config) if args.config else None
+    manifests = args.manifest or list(split_manifests(args.data, args.split).values())
+    result = evaluate(args.model, manifests, config, args.mode, args.overlap, args.batch_size,
+                      args.pad_short, not args.no_progress, args.out)
     for score, found in result.metrics["scores"].items():
         overall = found["overall"]
         auroc = overall["auroc"]

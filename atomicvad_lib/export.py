@@ -46,6 +46,7 @@ import tensorflow as tf
 from keras import ops
 
 from .features import MFCC
+from .files import check_output_dir
 from .mfcc_numpy import FrontEndSpec, mfcc
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -522,11 +523,11 @@ def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms:
     the int8 ranges. With ``test_waveforms`` and ``test_labels`` (1 = speech) the report holds the
     AUROC of Keras, LiteRT float32 and LiteRT int8 on them.
     """
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = check_output_dir(out_dir)
     frontend = frontend_layer(model)
     spec = FrontEndSpec.from_layer(frontend)
     head = inference_head(model)
+    out_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     calibration = representative_features(calibration_waveforms, frontend, calibration_count, seed)
@@ -611,6 +612,7 @@ def run(args: argparse.Namespace) -> int:
     from .manifest import split_manifests
     from .pipeline import load_split, load_windows
 
+    check_output_dir(args.out)  # before the model and the data are loaded
     config = Config()
     model = load_model_file(args.model)
     if args.train_manifest:

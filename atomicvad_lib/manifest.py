@@ -247,7 +247,9 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
     that exists and whose header libsndfile reads (``decode=True`` decodes the segment too), a
     segment inside the file (the loader's 10 % end-of-file padding allowed), no duplicate
     (file, offset) across the manifests given, and in a ``balanced_<label>_*`` manifest the
-    matching label and at least 90 % of a 0.63 s window.
+    matching label and at least 90 % of a 0.63 s window. A manifest without entries is a
+    problem (nothing to train or evaluate on), and segments of floating-point files are always
+    decoded, since only they can hold NaN or infinite samples, which a header does not show.
     """
     from tqdm.auto import tqdm
 
@@ -270,6 +272,10 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
                disable=not progress)
     for manifest, lines in texts.items():
         expected_label = _balanced_label(manifest)
+        if not any(text.strip() for text in lines):
+            problems.append(ManifestProblem(manifest, 0, "manifest holds no entries (the file "
+                                                         "is empty): nothing to train or evaluate "
+                                                         "on; rerun `atomicvad prepare` or fill it"))
         for number, text in enumerate(lines, start=1):
             bar.update(1)
             if not text.strip():
@@ -307,7 +313,7 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
             elif overrun > MAX_PAD_FRACTION * entry.duration:
                 add(f"segment {entry.offset:g}+{entry.duration:g} s runs {overrun:.3f} s past the "
                     f"end of {path.name} ({info.duration:.3f} s)")
-            elif decode:
+            elif decode or info.floating_point:
                 try:
                     load_audio(path, entry.offset, entry.duration)
                 except AudioError as err:
@@ -319,7 +325,8 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
 def add_arguments(parser) -> None:
     parser.add_argument("manifests", nargs="+", metavar="MANIFEST", help="manifest files to check")
     parser.add_argument("--decode", action="store_true",
-                        help="decode every segment too (slower; default reads file headers only)")
+                        help="decode every segment too (slower; default reads file headers only, "
+                             "and decodes only float-sample files, which may hold NaN)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.set_defaults(func=run)
 

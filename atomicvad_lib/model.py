@@ -94,6 +94,8 @@ def check_waveforms(waveforms, window_samples: int = Config().window_samples) ->
 
 
 def predict_speech(model: keras.Model, waveforms, batch_size: int = 256) -> np.ndarray:
-    """Speech probability per window, after checking the input."""
+    """Speech probability per window, after checking the input (no windows: an empty array)."""
     x = check_waveforms(waveforms, model.input_shape[-1])
+    if x.shape[0] == 0:  # Keras' predict fails on an empty batch (UnboundLocalError)
+        return np.zeros(0, np.float32)
     return model.predict(x, batch_size=batch_size, verbose=0)[:, 1]

@@ -38,6 +38,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .audio import AudioError, audio_info
+from .files import check_output_dir
 from .manifest import LABELS, SPLITS, ManifestEntry, manifest_name, normalise_label, write_manifest
 
 WINDOW_SECONDS = 0.63
@@ -100,8 +101,24 @@ def _audio_files(folder: Path) -> list[Path]:
 def _need_folder(path, flag: str) -> Path:
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise PrepareError(f"{flag} {path}: folder does not exist")
+        what = "is a file, not a folder" if path.exists() else "folder does not exist"
+        raise PrepareError(f"{flag} {path}: {what}")
     return path
+
+
+# the layout each corpus flag expects, for the message when a folder holds none of it
+LAYOUTS = {
+    "--speech-commands": "word folders of 1 s clips, <folder>/<word>/*.wav (with "
+                         "validation_list.txt, testing_list.txt and _background_noise_/ "
+                         "as in Speech Commands v2)",
+    "--freesound": "audio files (.wav, .flac, .ogg) anywhere in the folder or below",
+    "--librispeech": "<folder>/<speaker>/<chapter>/*.flac (a LibriSpeech root or subset folder)",
+    "--musan": "music/, noise/ and speech/ folders holding audio files (.wav, .flac, .ogg)",
+}
+
+
+def _no_audio(flag: str, root: Path) -> PrepareError:
+    return PrepareError(f"{flag} {root}: no audio found in the folder; expected {LAYOUTS[flag]}")
 
 
 # corpora -----------------------------------------------------------------------------------------
@@ -132,6 +149,8 @@ def speech_commands_recordings(root, fractions=SPLIT_FRACTIONS, seed: int = 0) -
         noise = _audio_files(noise_dir)
         splits = assign_splits([p.name for p in noise], fractions, seed, "speech_commands_noise")
         out += [Recording(p, "background", splits[p.name], "speech_commands_noise") for p in noise]
+    if not out:
+        raise _no_audio("--speech-commands", root)
     return out
 
 
@@ -139,6 +158,8 @@ def freesound_recordings(root, fractions=SPLIT_FRACTIONS, seed: int = 0) -> list
     """Any tree of audio files, all background, split by file."""
     root = _need_folder(root, "--freesound")
     files = _audio_files(root)
+    if not files:
+        raise _no_audio("--freesound", root)
     splits = assign_splits([p.relative_to(root).as_posix() for p in files], fractions, seed,
                            "freesound")
     return [Recording(p, "background", splits[p.relative_to(root).as_posix()], "freesound")
@@ -149,6 +170,8 @@ def librispeech_recordings(root, fractions=SPLIT_FRACTIONS, seed: int = 0) -> li
     """LibriSpeech ``speaker/chapter/utterance.flac`` (at any depth), split by speaker."""
     root = _need_folder(root, "--librispeech")
     files = sorted(root.rglob("*.flac"))
+    if not files:
+        raise _no_audio("--librispeech", root)
     splits = assign_splits([p.parent.parent.name for p in files], fractions, seed, "librispeech")
     return [Recording(p, "speech", splits[p.parent.parent.name], "librispeech") for p in files]
 
@@ -167,7 +190,7 @@ def musan_recordings(root, fractions=SPLIT_FRACTIONS, seed: int = 0) -> list[Rec
         out += [Recording(p, label, splits[p.relative_to(root).as_posix()], f"musan_{category}")
                 for p in files]
     if not out:
-        raise PrepareError(f"--musan {root}: no music/, noise/ or speech/ folder inside")
+        raise _no_audio("--musan", root)
     return out
 
 
@@ -265,7 +288,9 @@ def prepare(out_dir, *, speech_commands=None, freesound=(), librispeech=None, mu
             fractions=SPLIT_FRACTIONS, seed: int = 0, progress: bool = True) -> PrepareResult:
     """Write ``balanced_{speech,background}_{training,validation,testing}_manifest.json`` into
     ``out_dir`` (see the module docstring). Counts: None (balance to the smaller class), an int
-    for every split, or a dict split -> count."""
+    for every split, or a dict split -> count. ``out_dir`` is checked first (OutputError), and
+    each corpus folder must hold audio in its layout (PrepareError naming the folder)."""
+    out_dir = check_output_dir(out_dir)
     if not (0 < window and speech_stride > 0 and background_stride > 0 and test_stride > 0):
         raise PrepareError("window and strides must be positive")
     fractions = tuple(float(f) for f in fractions)
@@ -320,7 +345,6 @@ def prepare(out_dir, *, speech_commands=None, freesound=(), librispeech=None, mu
             raise PrepareError(f"no {label} windows: add a corpus with {label} audio")
 
     counts = {"speech": _counts(speech_counts), "background": _counts(background_counts)}
-    out_dir = Path(out_dir).expanduser()
     for split_index, split in enumerate(SPLITS):
         smaller = min(len(buckets[split, "speech"]), len(buckets[split, "background"]))
         for label_index, label in enumerate(LABELS):
@@ -380,20 +404,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """Errors (PrepareError, OutputError, ...) go to ``cli.main``, which prints them on stderr in
+    the command's one-line style."""
     try:
         fractions = [float(f) for f in args.fractions.split(",")]
-        result = prepare(
-            args.out, speech_commands=args.speech_commands, freesound=args.freesound,
-            librispeech=args.librispeech, musan=args.musan, ava=args.ava,
-            ava_labels=args.ava_labels, ava_offset=args.ava_offset, window=args.window,
-            speech_stride=args.speech_stride, background_stride=args.background_stride,
-            test_stride=args.test_stride,
-            speech_counts=_parse_counts(args.speech_count, "--speech-count"),
-            background_counts=_parse_counts(args.background_count, "--background-count"),
-            fractions=fractions, seed=args.seed, progress=not args.no_progress)
-    except (PrepareError, ValueError) as err:
-        print(f"atomicvad prepare: {err}")
-        return 1
+    except ValueError:
+        raise PrepareError(f"--fractions {args.fractions!r}: give three numbers "
+                           f"training,validation,testing, e.g. 0.8,0.1,0.1") from None
+    result = prepare(
+        args.out, speech_commands=args.speech_commands, freesound=args.freesound,
+        librispeech=args.librispeech, musan=args.musan, ava=args.ava,
+        ava_labels=args.ava_labels, ava_offset=args.ava_offset, window=args.window,
+        speech_stride=args.speech_stride, background_stride=args.background_stride,
+        test_stride=args.test_stride,
+        speech_counts=_parse_counts(args.speech_count, "--speech-count"),
+        background_counts=_parse_counts(args.background_count, "--background-count"),
+        fractions=fractions, seed=args.seed, progress=not args.no_progress)
     for path, reason in result.unreadable:
         print(f"skipped unreadable file: {reason}")
     print(f"\n{result.files} audio files read, {result.too_short} too short for a window, "

@@ -6,6 +6,7 @@ same behaviour, translating the published config keys; the weights then load as 
 """
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import keras
@@ -53,10 +54,21 @@ PUBLISHED_OBJECTS = {"Custom>Spectrogram": _PublishedSpectrogram,
 
 
 def load_published(path: str | Path) -> keras.Model:
-    """A published AtomicVAD checkpoint as an inference-ready Keras model (not compiled)."""
+    """A published AtomicVAD checkpoint as an inference-ready Keras model (not compiled).
+
+    FileNotFoundError when there is no file; ValueError when the file is not a Keras archive
+    (Keras itself would say "File not found" of a file that exists)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: the published checkpoints come from "
                                 f"the AtomicVAD authors' repository (AtomicVADGGCU-chkpt*.keras)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.getinfo("config.json")
+    except (zipfile.BadZipFile, KeyError) as err:
+        reason = "not a zip archive" if isinstance(err, zipfile.BadZipFile) else \
+            "a zip archive without config.json"
+        raise ValueError(f"{path} is not a Keras .keras archive ({reason}): the file is damaged "
+                         f"or another file renamed; download the checkpoint again") from None
     return keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
                                    safe_mode=True)

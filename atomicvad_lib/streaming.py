@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import csv
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
@@ -24,7 +25,9 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from .audio import _libsndfile_text, container_problem
 from .config import Config
+from .files import check_output_dir
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # (batch, window) float32 -> (batch,) P(speech)
 
@@ -56,10 +59,13 @@ def open_source(path: str | Path, sample_rate: int = 16000, min_seconds: float =
     path = Path(path)
     if not path.is_file():
         raise StreamError(f"{path}: audio file does not exist")
+    problem = container_problem(path)
     try:
-        info = sf.info(str(path))
+        info = None if problem else sf.info(str(path))
     except (RuntimeError, sf.SoundFileError) as err:
-        raise StreamError(f"{path}: cannot decode audio ({err}): convert it to WAV or FLAC") from None
+        problem = _libsndfile_text(path, err)
+    if problem:
+        raise StreamError(f"{path}: cannot decode audio ({problem}): convert it to WAV or FLAC")
     source = AudioSource(path, int(info.samplerate), int(info.channels), int(info.frames))
     if source.duration < min_seconds:
         raise StreamError(f"{path}: the audio lasts {source.duration:.3f} s, shorter than one "
@@ -96,7 +102,8 @@ def read_blocks(source: AudioSource, sample_rate: int = 16000,
                     yield np.ascontiguousarray(mono, dtype=np.float32)
     except (RuntimeError, sf.SoundFileError) as err:
         raise StreamError(f"{source.path}: decoding failed after {read / source.sample_rate:.1f} s "
-                          f"({err}): the file is truncated or corrupt") from None
+                          f"({_libsndfile_text(source.path, err)}): the file is truncated or "
+                          f"corrupt") from None
 
 
 # ---------------------------------------------------------------------------- windows
@@ -187,6 +194,20 @@ def keras_predictor(model, batch_size: int = 256) -> Predictor:
         return np.concatenate(rows) if rows else np.zeros(0, np.float32)
 
     return predict
+
+
+def check_model_path(path: str | Path) -> Path:
+    """``path`` when it is a file that can be a model (``.keras`` zip archive or ``.tflite``),
+    StreamError otherwise: cheap, so a command can check it before reading any audio."""
+    path = Path(path)
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise StreamError(f"--model {path} {what}: pass a .keras file (e.g. experiments/<run>/"
+                          f"checkpoints/fold_<i>/best.keras) or an exported .tflite file")
+    if path.suffix != ".tflite" and not zipfile.is_zipfile(path):
+        raise StreamError(f"--model {path} is not a model: a .keras file is a zip archive "
+                          f"(model.save('name.keras')), and an exported file ends in .tflite")
+    return path
 
 
 def load_predictor(path: str | Path, batch_size: int = 256) -> Predictor:
@@ -469,29 +490,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    import sys
-
-    settings = DecisionSettings(args.threshold, args.smoothing, args.smooth_ms, args.hangover_ms,
-                                args.min_speech_ms, args.min_silence_ms)
-    audio = Path(args.audio)
+def _settings(args: argparse.Namespace) -> DecisionSettings:
     try:
-        source = open_source(audio)  # fail fast, before loading a model
-    except StreamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        return DecisionSettings(args.threshold, args.smoothing, args.smooth_ms, args.hangover_ms,
+                                args.min_speech_ms, args.min_silence_ms)
+    except ValueError as err:  # "<key> must ...": name the option that set it
+        key, rule = str(err).split(" ", 1)
+        raise StreamError(f"--{key.replace('_', '-')} {getattr(args, key, '')}: "
+                          f"{rule.split(', got')[0]}") from None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Errors (StreamError, OutputError, a model that cannot load, ...) go to ``cli.main``, which
+    prints them in the command's one-line style. Every input and the output folder are checked
+    before the model is loaded or any audio is read."""
+    settings = _settings(args)
+    window = Config().window_seconds
+    if not 0 < args.hop <= window:
+        raise StreamError(f"--hop {args.hop}: must lie in (0, {window}] s")
+    audio = Path(args.audio)
+    out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
+    check_output_dir(out)
+    source = open_source(audio)
+    check_model_path(args.model)
     for note in source.notes:
         print(f"note: {audio.name}: {note}")
     predictor = load_predictor(args.model)
-    try:
-        result = stream_probabilities(audio, predictor, args.hop, block_seconds=args.block_seconds,
-                                      progress=not args.no_progress)
-    except StreamError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+    result = stream_probabilities(audio, predictor, args.hop, block_seconds=args.block_seconds,
+                                  progress=not args.no_progress)
     speech = decide(result.probabilities, result.hop, settings)
     segments = segments_from_mask(speech, result.hop, result.duration)
-    out = Path(args.out) if args.out else Path("runs") / "stream" / audio.stem
     out.mkdir(parents=True, exist_ok=True)
     write_segments_csv(segments, out / "segments.csv")
     write_rttm(segments, out / f"{audio.stem}.rttm", audio.stem)

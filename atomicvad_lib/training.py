@@ -6,7 +6,8 @@ after a linear warm-up), the best model by validation AUROC kept as ``best.keras
 on it, and the test split scored with that best model. Layout of a run folder::
 
     experiments/<run>/checkpoints/fold_<i>/  best.keras, training_log.csv, metrics.json,
-                                             config.yaml, fold.json (seed and fold, from the start)
+                                             config.yaml, fold.json (seed, fold and a
+                                             fingerprint of the data, from the start)
     experiments/<run>/backups/fold_<i>/      training state for a resume (while unfinished)
 
 For speed on a CPU the MFCCs are computed by the tf.data pipeline and ``fit`` trains the layers
@@ -15,17 +16,21 @@ epochs (see ``pipeline.make_dataset``'s ``repeat``); ``runinfo.set_training_thre
 cores to the pipeline.
 
 Run again with the same command after an interruption and it continues from the last completed
-epoch. ``fold`` is the index of the run (the paper trains once per seed; fold i conventionally
-uses ``config.seeds[i]``); both are recorded.
+epoch, provided the data is the same: ``fold.json`` records the SHA-256 of each of the six
+manifests and the decoded-audio cache key of each split (manifests, audio sizes and modification
+times), and a resume on other data is refused before anything changes. Ctrl-C stops
+``atomicvad train`` with a line saying how many epochs are saved and the command that resumes.
+``fold`` is the index of the run (the paper trains once per seed; fold i conventionally uses
+``config.seeds[i]``); both are recorded.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import shutil
-import sys
 import tempfile
 import time
 import warnings
@@ -40,6 +45,7 @@ from tqdm.auto import tqdm
 
 from .activations import PACKAGE
 from .config import RECIPES, Config, ConfigError
+from .files import check_output_dir, read_json
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
 from .model import build_model, feature_model
 from .runinfo import (Timings, environment, gpu_present, now, set_global_seed,
@@ -208,7 +214,12 @@ def _fold_state(paths: FoldPaths, config: Config, seed: int) -> str:
         raise RunConflictError(f"{where} holds files of an unknown run "
                                f"({', '.join(p.name for p in present)}) but no fold.json/"
                                f"config.yaml saying how they were made; {keep}")
-    record = json.loads(paths.fold_record.read_text())
+    try:
+        record = read_json(paths.fold_record)
+    except ValueError as err:
+        raise RunConflictError(f"{err}; {keep}") from None
+    if not isinstance(record, dict):
+        raise RunConflictError(f"{paths.fold_record} does not hold a JSON object; {keep}")
     if int(record.get("seed", -1)) != int(seed) or int(record.get("fold", -1)) != paths.fold:
         raise RunConflictError(f"{where} holds fold {record.get('fold')} trained with seed "
                                f"{record.get('seed')}, not fold {paths.fold} with seed {seed}; "
@@ -222,7 +233,79 @@ def _fold_state(paths: FoldPaths, config: Config, seed: int) -> str:
         raise RunConflictError(f"{where} was trained with a different config "
                                f"({describe_differences(differences)}); {keep}, or rerun with "
                                f"--config {paths.config}")
-    return "complete" if paths.metrics.is_file() else "resume"
+    if paths.metrics.is_file():
+        return "complete"
+    _check_same_manifests(paths, record, config.data_dir)
+    return "resume"
+
+
+# the data a fold was started on --------------------------------------------------------------------
+def manifest_fingerprints(data_dir) -> dict[str, str]:
+    """``{file name: SHA-256}`` of the six balanced manifests in ``data_dir`` (those present)."""
+    from .manifest import SPLITS, split_manifests
+
+    out = {}
+    for split in SPLITS:
+        for path in split_manifests(data_dir, split).values():
+            if path.is_file():
+                out[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def window_keys(splits: dict, config: Config) -> dict[str, str]:
+    """Each split's decoded-audio cache key (``pipeline``'s: its manifests, the size and
+    modification time of every audio file they list, the window settings)."""
+    from .manifest import split_manifests
+    from .pipeline import _fingerprint
+
+    keys = {}
+    for split, windows in splits.items():
+        manifests = split_manifests(config.data_dir, split)
+        keys[split] = _fingerprint([manifests["speech"], manifests["background"]],
+                                   windows.entries, config)
+    return keys
+
+
+def data_record(splits: dict, config: Config) -> dict:
+    """What fold.json records about the data: manifest hashes and window keys."""
+    return {"manifests": manifest_fingerprints(config.data_dir),
+            "windows": window_keys(splits, config)}
+
+
+_RESUME_HINT = ("nothing was changed: put back the data the run started on to resume it, or "
+                "train on this data into another --out (or --fold)")
+
+
+def _check_same_manifests(paths: FoldPaths, record: dict, data_dir) -> None:
+    """RunConflictError naming each manifest that differs from the one the fold started on
+    (folds started before fingerprints were recorded are not checked)."""
+    recorded = (record.get("data") or {}).get("manifests")
+    if not recorded:
+        return
+    now = manifest_fingerprints(data_dir)
+    changed = [name for name, digest in recorded.items() if name in now and now[name] != digest]
+    if changed:
+        names = ", ".join(str(Path(data_dir) / name) for name in changed)
+        raise RunConflictError(f"{paths.fold_dir} was started on other data: {names} "
+                               f"changed since (SHA-256 recorded in {paths.fold_record}); "
+                               f"{_RESUME_HINT}")
+
+
+def _check_same_audio(paths: FoldPaths, splits: dict, config: Config) -> None:
+    """RunConflictError when the audio of a split changed since the fold started."""
+    try:
+        recorded = (read_json(paths.fold_record).get("data") or {}).get("windows")
+    except (ValueError, AttributeError):
+        return
+    if not recorded:
+        return
+    now = window_keys(splits, config)
+    changed = [split for split, key in recorded.items() if split in now and now[split] != key]
+    if changed:
+        raise RunConflictError(f"{paths.fold_dir} was started on other audio: files listed by "
+                               f"the {' and '.join(changed)} manifests of {config.data_dir} "
+                               f"changed size or modification time since (keys recorded in "
+                               f"{paths.fold_record}); {_RESUME_HINT}")
 
 
 def read_training_log(path: Path) -> pd.DataFrame:
@@ -486,6 +569,8 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
         seed = config.seeds[fold]
     seed, fold = int(seed), int(fold)
     paths = FoldPaths(Path(out_dir), fold)
+    for folder in (Path(out_dir), paths.fold_dir, paths.backup_dir):  # before any work
+        check_output_dir(folder)
     state = _fold_state(paths, config, seed)
     if state == "complete":
         return load_fold_result(paths)
@@ -498,11 +583,14 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
     _require_classes(splits["training"], "training", config.data_dir, both=True)
     _require_classes(splits["validation"], "validation", config.data_dir, both=True)
     _require_classes(splits["testing"], "testing", config.data_dir, both=False)
+    if state == "resume":
+        _check_same_audio(paths, splits, config)
 
     paths.fold_dir.mkdir(parents=True, exist_ok=True)
     if state == "new":
         config.save(paths.config)
-        write_json_atomic(paths.fold_record, {"seed": seed, "fold": fold, "started": started})
+        write_json_atomic(paths.fold_record, {"seed": seed, "fold": fold, "started": started,
+                                              "data": data_record(splits, config)})
 
     set_global_seed(seed)
     model, mixed = make_model(config, seed)
@@ -581,7 +669,9 @@ def evaluate_windows(model: keras.Model, windows, config: Config) -> dict:
 
 def load_fold_result(paths: FoldPaths) -> FoldResult:
     """A finished fold as recorded (best model, log, metrics)."""
-    record = json.loads(paths.metrics.read_text())
+    record = read_json(paths.metrics, f"delete it and rerun `atomicvad train --out "
+                                      f"{paths.run_dir} --fold {paths.fold}` to train the fold "
+                                      f"again")
     return FoldResult(load_trained_model(paths.best_model), read_training_log(paths.training_log),
                       record["test"], record, paths, record.get("resumed_from_epoch", 0), True,
                       record.get("timings", {}))
@@ -626,21 +716,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .audio import AudioError
-    from .manifest import ManifestError
-
+    """Errors (TrainingError, ConfigError, ManifestError, AudioError, ...) go to ``cli.main``,
+    which prints them in the command's one-line style."""
+    check_output_dir(args.out)  # before reading any config or data
     set_training_threads()
-    try:
-        config = Config.load(args.config) if args.config else Config.for_recipe(args.recipe)
-        changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))
-                   if v is not None}
-        config = config.replace(**changes) if changes else config
-        result = train_fold(config, args.seed, args.fold, args.out, args.data,
-                            progress=not args.no_progress,
-                            steps_per_execution=args.steps_per_execution)
-    except (TrainingError, ConfigError, ManifestError, AudioError) as err:
-        print(f"atomicvad train: {err}", file=sys.stderr)
-        return 2
+    config = Config.load(args.config) if args.config else Config.for_recipe(args.recipe)
+    changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))
+               if v is not None}
+    config = config.replace(**changes) if changes else config
+    result = train_fold(config, args.seed, args.fold, args.out, args.data,
+                        progress=not args.no_progress,
+                        steps_per_execution=args.steps_per_execution)
     test = result.test_metrics
     state = "already finished; recorded" if result.already_complete else "finished"
     print(f"fold {result.record['fold']} (seed {result.record['seed']}) {state} in "
@@ -652,3 +738,29 @@ def run(args: argparse.Namespace) -> int:
 
 def _fmt(value) -> str:
     return "undefined" if value is None else f"{value:.4f}"
+
+
+def describe_interrupt(args: argparse.Namespace) -> str:
+    """Where an interrupted ``atomicvad train`` stands, for the Ctrl-C message."""
+    paths = FoldPaths(Path(args.out), args.fold)
+    if paths.metrics.is_file():
+        return f"fold {args.fold} had finished: its files in {paths.fold_dir} are complete"
+    total = args.epochs
+    if total is None and paths.config.is_file():
+        try:
+            total = Config.load(paths.config).epochs
+        except ConfigError:
+            pass
+    of = f" of {total}" if total else ""
+    state = EpochBackup.read_state(paths.backup_dir)
+    if state:
+        done = int(state["epoch"])
+        if total and done >= total:
+            return (f"fold {args.fold} trained all {done} epochs (saved in {paths.backup_dir}); "
+                    f"scoring the test split had not finished")
+        return (f"fold {args.fold} has {done}{of} epochs done and saved in {paths.backup_dir}; "
+                f"only the epoch in progress is lost")
+    if paths.fold_record.is_file():
+        return (f"fold {args.fold} stopped before its first epoch{of} finished: a rerun starts "
+                f"it from the beginning in {paths.fold_dir}")
+    return f"nothing was written to {args.out} yet"

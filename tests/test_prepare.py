@@ -231,8 +231,8 @@ def test_bad_inputs_give_clear_errors(tmp_path, capsys):
     only_speech = tmp_path / "libri"
     _wav(only_speech / "1" / "2" / "1-2-0.flac", 1.0)
     assert main(["prepare", "--out", str(tmp_path / "out"), "--librispeech", str(only_speech),
-                 "--no-progress"]) == 1
-    assert "no background windows" in capsys.readouterr().out
+                 "--no-progress"]) == 2
+    assert "atomicvad prepare: no background windows" in capsys.readouterr().err
 
 
 def test_unreadable_files_are_listed_not_used(tmp_path, capsys):

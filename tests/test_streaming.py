@@ -190,7 +190,7 @@ def test_keras_predictor_matches_model_and_cli_writes_outputs(tmp_path, capsys):
     frames = np.loadtxt(out / "frames.csv", delimiter=",", skiprows=1)
     assert len(frames) == int(np.ceil(9.0 / 0.16))
     sf.write(tmp_path / "tiny.wav", audio[:5000], SR)
-    assert main(["stream", str(tmp_path / "tiny.wav"), "--model", str(model_path)]) == 1
+    assert main(["stream", str(tmp_path / "tiny.wav"), "--model", str(model_path)]) == 2
     assert "shorter than one" in capsys.readouterr().err
 
 

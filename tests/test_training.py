@@ -69,6 +69,9 @@ def test_fold_writes_the_documented_layout(trained, config):
     assert set(record["timings"]) >= {"loading_data", "training", "testing"}
     assert record["n_windows"] == {"training": 12, "validation": 12, "testing": 12}
     assert list(trained.history["epoch"]) == [0, 1, 2]
+    data = json.loads(paths.fold_record.read_text())["data"]  # what a resume compares
+    assert sorted(data["manifests"]) == sorted(p.name for p in Path(config.data_dir).glob("*.json"))
+    assert sorted(data["windows"]) == ["testing", "training", "validation"]
 
 
 def test_validation_auroc_in_the_log_is_sklearns_and_picks_best_keras(trained, config):
