@@ -125,6 +125,32 @@ def binary_metrics(labels, speech_prob, threshold: float = THRESHOLD,
     return out
 
 
+def choose_threshold(labels, speech_prob, beta: float = 1.0) -> float:
+    """The decision threshold that maximises F-beta on these (validation) windows.
+
+    Candidates are the distinct scores (a window is speech when ``speech_prob >= threshold``);
+    among equal F-beta the threshold nearest 0.5 wins. Choose it on the validation split and
+    report the test split's metrics at it (``binary_metrics(test_labels, test_prob, t)``); a
+    threshold fitted on the test split would flatter the test score. ValueError without both
+    classes.
+    """
+    y, p = _check(labels, speech_prob)
+    reason = single_class_reason(y)
+    if reason:
+        raise ValueError(f"cannot choose a threshold: {reason}")
+    order = np.argsort(-p, kind="stable")
+    p_sorted, y_sorted = p[order], y[order]
+    last = np.r_[np.flatnonzero(np.diff(p_sorted) != 0), p_sorted.size - 1]  # end of each tie
+    true_pos = np.cumsum(y_sorted)[last]
+    predicted = last + 1
+    positives = y.sum()
+    b2 = beta ** 2
+    fbeta = (1 + b2) * true_pos / np.maximum(b2 * positives + predicted, 1e-12)
+    thresholds = p_sorted[last]
+    best = np.flatnonzero(np.isclose(fbeta, fbeta.max(), rtol=0, atol=1e-12))
+    return float(thresholds[best[np.argmin(np.abs(thresholds[best] - 0.5))]])
+
+
 def fpr_key(fpr: float = FPR_TARGET) -> str:
     """Name of the TPR@FPR entry, e.g. ``tpr_at_fpr_0.315``."""
     return f"tpr_at_fpr_{fpr:g}"

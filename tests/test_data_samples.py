@@ -1,8 +1,7 @@
-"""The committed data_samples/ set and the generators of scripts/make_data_samples.py."""
+"""The committed data_samples/ set, and scripts/make_data_samples.py on small inputs made here."""
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -10,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from scipy import signal
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data_samples"
 sys.path.insert(0, str(ROOT / "scripts"))
 
+import data_sources  # noqa: E402
 import make_data_samples as maker  # noqa: E402
-from data_synthesis import backgrounds, channel, voices  # noqa: E402
 
 SPLITS = ("training", "validation", "testing")
 LABELS = ("speech", "background")
@@ -40,16 +38,15 @@ def manifests() -> dict[tuple[str, str], list[dict]]:
     out = {}
     for split in SPLITS:
         for label in LABELS:
-            path = DATA / f"balanced_{label}_{split}_manifest.json"
+            path = DATA / maker.manifest_name(label, split)
             assert path.exists(), f"missing {path.name}; rebuild with scripts/make_data_samples.py"
             out[(split, label)] = load_manifest(path)
     return out
 
 
 @pytest.fixture(scope="module")
-def audio(manifests) -> dict[str, np.ndarray]:
-    files = {e["audio_filepath"] for entries in manifests.values() for e in entries}
-    return {f: sf.read(DATA / f, dtype="float64")[0] for f in sorted(files)}
+def clips() -> list[dict]:
+    return json.loads((DATA / "clips.json").read_text(encoding="utf-8"))
 
 
 # ---------------------------------------------------------------- the committed set
@@ -60,238 +57,216 @@ def test_manifest_lines_have_required_keys(manifests):
             for key, kind in REQUIRED.items():
                 assert isinstance(e.get(key), kind), f"{e['_where']}: {key}={e.get(key)!r}"
             assert e["label"] == label and e["duration"] == 0.63, e["_where"]
-            assert not Path(e["audio_filepath"]).is_absolute(), e["_where"]
             assert e["audio_filepath"].startswith(f"{label}/{split}/"), e["_where"]
-            if label == "speech":
-                assert e["text"] and e["voice"] and e["speaker"] and e["language"], e["_where"]
+            assert e["audio_filepath"].endswith(".flac"), e["_where"]
             assert e["source"], e["_where"]
+            if label == "speech":
+                assert e["speaker"] and e["language"] and e["active"] >= 0.5, e["_where"]
 
 
-def test_files_are_16k_mono_pcm16_and_windows_lie_inside(manifests):
-    frames = {}
-    for entries in manifests.values():
-        for e in entries:
-            path = DATA / e["audio_filepath"]
-            if path not in frames:
-                assert path.exists(), f"{e['_where']}: {path} missing"
-                info = sf.info(path)
-                assert (info.samplerate, info.channels, info.subtype) == (SR, 1, "PCM_16"), path
-                assert 1.0 <= info.duration <= 2.0 + 1e-9, path
-                frames[path] = info.frames
-            start = e["offset"] * SR
-            assert e["offset"] >= 0, e["_where"]
-            # inside whether a reader rounds or truncates the offset
-            assert int(np.floor(start + 1e-6)) + WINDOW <= frames[path], e["_where"]
-            assert int(np.ceil(start - 1e-6)) + WINDOW <= frames[path], e["_where"]
-
-
-def test_classes_balanced_and_sized(manifests):
-    targets = {"training": 3000, "validation": 600, "testing": 600}
+def test_counts_balance_and_windows_outnumber_files(manifests):
     for split in SPLITS:
         speech, background = manifests[(split, "speech")], manifests[(split, "background")]
-        assert len(speech) == len(background) == targets[split]
+        assert len(speech) == len(background) == maker.WINDOWS_PER_CLASS[split]
         for entries in (speech, background):
-            files = {e["audio_filepath"] for e in entries}
-            assert len(files) * 5 < len(entries), "windows should outnumber files"
-            keys = {(e["audio_filepath"], e["offset"]) for e in entries}
-            assert len(keys) == len(entries), f"{split}: a window is listed twice"
-
-
-def test_voices_speakers_languages_sources_disjoint(manifests):
-    seen = defaultdict(lambda: defaultdict(set))
-    for (split, label), entries in manifests.items():
-        for e in entries:
-            if label == "speech":
-                seen["voice"][e["voice"]].add(split)
-                seen["speaker"][e["speaker"]].add(split)
-                if e["voice"].startswith("espeak-ng/"):
-                    seen["language"][e["language"]].add(split)
-            if e["source"] != "none":
-                for part in e["source"].removeprefix("mix(").removesuffix(")").split("+"):
-                    seen["source"][part].add(split)
-    for key, values in seen.items():
-        shared = {v: sorted(s) for v, s in values.items() if len(s) > 1}
-        assert not shared, f"{key} in several splits: {shared}"
-    for split in SPLITS:  # every split has several voices of both genders' synthesizers
-        split_voices = {e["voice"] for e in manifests[(split, "speech")]}
-        assert len(split_voices) >= 10, split
-        assert any(not v.startswith("espeak-ng/") for v in split_voices), split
-
-
-def test_every_background_family_in_every_split(manifests):
-    for split in SPLITS:
-        families = {e["source"].split("(")[0].split("/")[0] for e in manifests[(split, "background")]}
-        assert families == set(backgrounds.SOURCES_BY_SPLIT) | {"mix"}, split
-
-
-def test_total_size_under_cap():
-    size = sum(p.stat().st_size for p in DATA.rglob("*") if p.is_file())
-    assert size <= 20 * 1024 * 1024, f"data_samples/ holds {size / 1e6:.1f} MB"
-
-
-def window_db(x: np.ndarray, offset: float) -> float:
-    start = int(round(offset * SR))
-    seg = x[start:start + WINDOW]
-    return 10 * np.log10(np.mean(seg ** 2) + 1e-12)
-
-
-def test_clean_speech_windows_stand_out_from_the_clip_floor(manifests, audio):
-    """Where nothing was mixed in, a speech window is well above the clip's quietest 50 ms."""
-    checked = 0
-    for split in SPLITS:
-        for e in manifests[(split, "speech")]:
-            if e["source"] != "none":
-                continue
-            x = audio[e["audio_filepath"]]
-            frames = x[: len(x) // 800 * 800].reshape(-1, 800)
-            floor = 10 * np.log10(np.min(np.mean(frames ** 2, axis=1)) + 1e-12)
-            assert window_db(x, e["offset"]) > floor + 10, e["_where"]
-            checked += 1
-    assert checked > 500
-
-
-def test_levels_vary_and_overlap_between_classes(manifests, audio):
-    levels = {label: np.array([window_db(audio[e["audio_filepath"]], e["offset"])
-                               for e in manifests[("training", label)]]) for label in LABELS}
-    for label, db in levels.items():
-        assert np.percentile(db, 95) - np.percentile(db, 5) > 15, label
-    low, high = np.percentile(levels["speech"], [5, 95])
-    inside = np.mean((levels["background"] > low) & (levels["background"] < high))
-    assert inside > 0.4, f"only {inside:.0%} of background windows lie in the speech level range"
-    assert abs(np.median(levels["speech"]) - np.median(levels["background"])) < 10
+            assert len({e["audio_filepath"] for e in entries}) * 5 < len(entries)
 
 
 def test_script_check_passes_on_committed_set():
     assert maker.check(DATA) == []
 
 
-def test_script_check_reports_broken_sets(tmp_path):
-    for label in LABELS:
-        folder = tmp_path / label / "training"
-        folder.mkdir(parents=True)
-        sf.write(folder / "a.wav", np.zeros(16000, dtype=np.int16), SR, subtype="PCM_16")
-    lines = {
-        "speech": [{"audio_filepath": "speech/training/a.wav", "duration": 0.63, "label": "speech",
-                    "offset": 0.5, "voice": "espeak-ng/m1", "speaker": "espeak-ng/m1", "source": "none",
-                    "language": "en-us"}],
-        "background": [{"audio_filepath": "background/training/a.wav", "duration": 0.63,
-                        "label": "background", "offset": 0.0, "source": "noise/white"}] * 2,
-    }
-    for split in SPLITS:
+def test_files_are_16k_mono_flac_and_small(clips):
+    for record in clips:
+        info = sf.info(DATA / record["file"])
+        assert (info.samplerate, info.channels, info.format, info.subtype) == (SR, 1, "FLAC", "PCM_16")
+    sizes = [p.stat().st_size for p in DATA.rglob("*") if p.is_file()]
+    assert sum(sizes) <= 48_000_000 and max(sizes) < 5_000_000
+
+
+def test_speakers_sources_and_recordings_disjoint(manifests, clips):
+    seen = defaultdict(lambda: defaultdict(set))
+    for (split, label), entries in manifests.items():
+        for e in entries:
+            key = "speaker" if label == "speech" else "source"
+            seen[key][e["speaker"] if label == "speech" else e["source"]].add(split)
+    for record in clips:
+        seen["group"][record["group"]].add(record["split"])
+        for name in record["recordings"]:
+            seen["recording"][name].add(record["split"])
+    for key, values in seen.items():
+        shared = {v: sorted(s) for v, s in values.items() if len(s) > 1}
+        assert not shared, f"{key} in several splits: {shared}"
+
+
+def test_enough_distinct_real_speech(clips):
+    speech = [r for r in clips if r["label"] == "speech"]
+    assert sum(r["active_seconds"] for r in speech) >= 20 * 60
+    assert len({r["group"] for r in speech}) >= 40
+    for split in ("validation", "testing"):
+        held = [r for r in speech if r["split"] == split]
+        assert len({r["group"] for r in held}) >= 8 and len({r["language"] for r in held}) >= 6
+        assert any(r["mixed_with"] for r in held) and any(not r["mixed_with"] for r in held)
+        assert all(0 <= r["snr_db"] <= 20 for r in held if r["mixed_with"])
+    assert all(not r["mixed_with"] for r in speech if r["split"] == "training")
+
+
+def test_speech_windows_are_louder_than_room_tone(manifests):
+    """Clean speech windows against the same split's room-tone windows (read from the FLACs)."""
+    levels = defaultdict(list)
+    for split in ("testing",):
         for label in LABELS:
-            body = "\n".join(json.dumps(e) for e in lines[label]) if split == "training" else ""
-            (tmp_path / f"balanced_{label}_{split}_manifest.json").write_text(body + "\n")
-    (tmp_path / "balanced_speech_testing_manifest.json").write_text(
-        json.dumps(lines["speech"][0] | {"offset": 0.1}) + "\n{not json\n")
-    problems = "\n".join(maker.check(tmp_path))
-    assert "outside 16000 samples" in problems              # 0.5 s + 0.63 s > 1 s
-    assert "training: 1 speech windows but 2 background" in problems
-    assert "balanced_speech_testing_manifest.json:2: not JSON" in problems
+            for e in manifests[(split, label)][::20]:
+                if label == "speech" and e["source"] != "clean":
+                    continue
+                if label == "background" and not e["source"].startswith("room-tone/"):
+                    continue
+                start = int(round(e["offset"] * SR))
+                x, _ = sf.read(DATA / e["audio_filepath"], start=start, frames=WINDOW)
+                levels[label].append(10 * np.log10(np.mean(x ** 2) + 1e-12))
+    assert levels["speech"] and levels["background"]
+    assert np.median(levels["speech"]) > np.median(levels["background"]) + 20
 
 
-# ---------------------------------------------------------------- the generators
-def test_source_tables_are_disjoint_and_all_generate():
-    by_split = {s: set(backgrounds.sources(s)) for s in SPLITS}
-    assert not (by_split["training"] & by_split["validation"])
-    assert not (by_split["training"] & by_split["testing"])
-    assert not (by_split["validation"] & by_split["testing"])
-    for family in backgrounds.SOURCES_BY_SPLIT:
-        for split in SPLITS:
-            assert backgrounds.sources(split, family), (family, split)
-    for source in sorted(set().union(*by_split.values())):
-        x = backgrounds.generate(source, np.random.default_rng(3), 8000)
-        assert x.shape == (8000,) and np.all(np.isfinite(x))
-        assert np.sqrt(np.mean(x ** 2)) == pytest.approx(1.0, rel=1e-6), source
+# ---------------------------------------------------------------- labelling
+def bursts(spans_s, seconds=2.0, floor=1e-4, seed=0):
+    """Noise floor with louder harmonic bursts at ``spans_s`` [(start, end), ...] seconds."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * SR)
+    x = floor * rng.standard_normal(n)
+    t = np.arange(n) / SR
+    for start, end in spans_s:
+        part = (t >= start) & (t < end)
+        x[part] += 0.3 * np.sin(2 * np.pi * 180 * t[part]) + 0.1 * np.sin(2 * np.pi * 720 * t[part])
+    return x
 
 
-def test_generators_are_deterministic_per_seed():
-    a = backgrounds.generate("mix(music/pluck+buzz/vowel-steady)", np.random.default_rng(7), 12000)
-    b = backgrounds.generate("mix(music/pluck+buzz/vowel-steady)", np.random.default_rng(7), 12000)
-    c = backgrounds.generate("mix(music/pluck+buzz/vowel-steady)", np.random.default_rng(8), 12000)
-    assert np.array_equal(a, b) and not np.allclose(a, c)
-    x1, o1, m1, _ = maker.background_clip(maker.clip_rng(0, 1, 5), "training", "mix")
-    x2, o2, m2, _ = maker.background_clip(maker.clip_rng(0, 1, 5), "training", "mix")
-    assert np.array_equal(x1, x2) and np.array_equal(o1, o2) and m1 == m2
+def test_activity_follows_bursts_fills_short_gaps_and_drops_clicks():
+    x = bursts([(0.3, 0.6), (0.7, 1.0), (1.5, 1.51)])    # 100 ms gap; 10 ms click
+    frames = maker.activity(x)
+    assert frames[35:95].all()                             # 0.35-0.95 s, gap included
+    assert not frames[:28].any() and not frames[105:].any()  # before, after, and the click
+    assert not maker.activity(bursts([(0.3, 0.6), (0.9, 1.2)]))[65:85].any()  # 300 ms pause stays
 
 
-@pytest.mark.parametrize("exponent", [0.0, 1.0, 2.0])
-def test_coloured_noise_slope(exponent):
-    x = channel.coloured_noise(np.random.default_rng(0), 64000, exponent)
-    freqs, power = signal.welch(x, fs=SR, nperseg=2048)
-    band = (freqs > 100) & (freqs < 6000)
-    slope = np.polyfit(np.log10(freqs[band]), np.log10(power[band]), 1)[0]
-    assert slope == pytest.approx(-exponent, abs=0.15)
+def test_activity_threshold_follows_a_noisy_floor():
+    quiet = maker.activity(bursts([(0.5, 1.0)], floor=1e-4))
+    noisy = maker.activity(bursts([(0.5, 1.0)], floor=3e-3))
+    assert quiet[52:98].all() and noisy[52:98].all()
+    assert not noisy[:45].any() and not noisy[105:].any()
 
 
-def test_set_level_and_snr_match_independent_rms():
-    rng = np.random.default_rng(1)
-    x = rng.standard_normal(16000)
-    y = channel.set_level(x, -23.0)
-    assert 20 * np.log10(np.sqrt(np.mean(y ** 2))) == pytest.approx(-23.0, abs=1e-9)
-    speech = np.zeros(16000)
-    speech[4000:12000] = rng.standard_normal(8000)
-    mask = speech != 0
-    noise = rng.standard_normal(16000) * 3
-    mixed = channel.mix_at_snr(speech, noise, 5.0, mask)
-    added = mixed - speech
-    snr = 10 * np.log10(np.mean(speech[mask] ** 2) / np.mean(added ** 2))
-    assert snr == pytest.approx(5.0, abs=1e-9)
-
-
-def test_room_impulse_response_decays_at_requested_rt60():
-    for rt60 in (0.3, 0.7):
-        h = channel.synthetic_rir(np.random.default_rng(2), rt60=rt60, drr_db=-20.0)
-        mid = signal.sosfilt(signal.butter(4, (500, 3000), btype="bandpass", fs=SR, output="sos"), h)
-        edc = 10 * np.log10(np.cumsum((mid ** 2)[::-1])[::-1] / np.sum(mid ** 2))
-        t = np.arange(len(h)) / SR
-        fit = (edc < -5) & (edc > -25)   # T20, extrapolated to 60 dB
-        slope = np.polyfit(t[fit], edc[fit], 1)[0]
-        assert -60 / slope == pytest.approx(rt60, rel=0.2)
-        assert h[0] == 1.0  # direct path, no delay
-        assert 10 * np.log10(1.0 / np.sum(h[1:] ** 2)) == pytest.approx(-20.0, abs=1e-6)  # DRR
-
-
-def test_telephone_band_removes_low_and_high_frequencies():
-    x = channel.coloured_noise(np.random.default_rng(4), 32000, 0.0)
-    y = channel.telephone(np.random.default_rng(5), x)
-    freqs, power = signal.welch(y, fs=SR, nperseg=1024)
-    inside = power[(freqs > 500) & (freqs < 3000)].mean()
-    assert power[freqs > 4500].mean() < inside * 1e-3
-    assert power[(freqs > 20) & (freqs < 120)].mean() < inside * 0.05
-
-
-def test_window_placement_requires_active_speech():
-    n = 24000
-    mask = np.zeros(n, dtype=bool)
-    mask[8000:12000] = True            # 0.25 s of speech
-    offsets = maker.valid_offsets(mask, n)
-    assert len(offsets) > 0
+def test_speech_and_room_tone_offsets():
+    n = 3 * SR
+    mask = np.zeros(n, bool)
+    mask[SR:SR + 4800] = True                              # 0.30 s of speech
+    assert maker.speech_offsets(mask).size == 0            # never half a window
+    mask[SR:SR + 5200] = True                              # 0.325 s > 0.315 s
+    offsets = maker.speech_offsets(mask)
+    assert offsets.size > 0 and np.all(offsets % maker.GRID == 0)
     for start in offsets:
-        assert mask[start:start + WINDOW].sum() >= maker.MIN_SPEECH_FRACTION * WINDOW
-        assert start % maker.GRID == 0 and start + WINDOW < n
-    assert maker.valid_offsets(np.zeros(n, dtype=bool), n).size == 0
-    picked = maker.spread(offsets, 10)
-    assert len(set(picked.tolist())) == 10
-    assert maker.allocate([3, 100, 100], 150) == [3, 74, 73]
-    with pytest.raises(RuntimeError, match="distinct windows"):
-        maker.allocate([3, 4], 10)
+        assert mask[start:start + WINDOW].sum() >= 0.5 * WINDOW
+    margin = maker.ROOM_TONE_MARGIN * maker.FRAME
+    for start in maker.quiet_offsets(mask):
+        lo, hi = max(start - margin, 0), start + WINDOW + margin
+        assert not mask[lo:hi].any()
+    assert maker.quiet_offsets(np.ones(n, bool)).size == 0
 
 
-@pytest.mark.skipif(shutil.which("espeak-ng") is None,
-                    reason="espeak-ng not installed (apt-get install espeak-ng) to test speech synthesis")
-def test_speech_clip_is_deterministic_and_placed_over_speech():
-    voice = voices.Voice("espeak-ng", "m3", "espeak-ng/m3", "M", "testing")
-    made = [maker.speech_clip(maker.clip_rng(2, 0, 1), voice, ["en-us-nyc", "nl"], "testing") for _ in range(2)]
-    assert made[0] is not None
-    (x1, o1, m1, p1, _), (x2, o2, m2, p2, _) = made
-    assert np.array_equal(x1, x2) and np.array_equal(o1, o2) and m1 == m2 and p1 == p2
-    assert m1["voice"] == "espeak-ng/m3" and len(o1) > 0
+def test_room_tone_is_taken_away_from_speech():
+    recs = [data_sources.Recording(Path(f"/x/{k}.ogg"), "klettres-data", "speech", "kde/xx",
+                                   "klettres/xx", "xx") for k in range(3)]
+    decoded = {r.name: bursts([(0.5, 0.9), (1.6, 1.8)], seconds=2.5, floor=1e-3, seed=k)
+               for k, r in enumerate(recs)}
+    clip = maker.room_tone_clip("kde/xx", recs, decoded, "testing")
+    assert clip.label == "background" and clip.kind == "room-tone" and clip.group == "room-tone/kde/xx"
+    assert clip.split == "testing" and len(clip.audio) > WINDOW
+    # the floor (noise at 1e-3) scaled with the speech: no burst (0.3 + 0.1 amplitude) inside
+    gain = np.std(clip.audio) / 1e-3
+    assert np.max(np.abs(clip.audio)) < 6 * 1e-3 * gain
 
 
-def test_missing_synthesizer_names_the_packages(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(voices.shutil, "which", lambda tool: None)
-    with pytest.raises(voices.SynthesizerMissing, match="apt-get install -y espeak-ng flite festival"):
-        voices.check_installed()
-    assert maker.main(["--out", str(tmp_path / "new")]) == 2
-    assert "espeak-ng" in capsys.readouterr().err
-    assert not (tmp_path / "new").exists()
+def test_licences_compatible_for_mixing():
+    ok = maker.licences_compatible
+    assert ok("GPL-2+", "CC0-1.0") and ok("CC-BY-SA-3.0", "CC-BY-3.0") and ok("GPL-2+", "GPL-2")
+    assert not ok("GPL-2+", "CC-BY-SA-3.0") and not ok("GPL-2", "GPL-3 or LGPL-3")
+    assert set(maker.LICENCE_FAMILY) >= {lic for _, lic in data_sources.PACKAGES.values()} | {"MIT"}
+
+
+def test_background_sources_split_whole_and_by_share():
+    groups = {f"src{i}": [data_sources.Recording(Path(f"/x/{i}.wav"), "sonic-pi-samples",
+                                                 "background", f"src{i}", "music/x")]
+              for i in range(40)}
+    seconds = {g: 10.0 for g in groups}
+    split = maker.assign_background_splits(groups, seconds)
+    assert set(split) == set(groups)
+    counts = {s: sum(v == s for v in split.values()) for s in SPLITS}
+    assert counts == {"training": 24, "validation": 6, "testing": 10}
+    assert split == maker.assign_background_splits(groups, seconds)
+
+
+# ---------------------------------------------------------------- a whole build on a tiny tree
+def fake_tree(root: Path) -> Path:
+    """A few 'recordings' in the layout of klettres-data and sonic-pi-samples: harmonic bursts
+    with pauses for three languages (one per split) and noises for ten background sources."""
+    rng = np.random.default_rng(5)
+    for lang in ("de", "da", "fr"):                       # testing, validation, training
+        folder = root / f"klettres-data/usr/share/klettres/{lang}/alpha"
+        folder.mkdir(parents=True)
+        for k in range(8):
+            start = 0.2 + 0.1 * rng.random()
+            x = bursts([(start, start + 0.8 + 0.4 * rng.random())], seconds=1.6, seed=k)
+            sf.write(folder / f"{k}.ogg", x.astype(np.float32), 22050 if k % 2 else SR)
+    folder = root / "sonic-pi-samples/usr/share/sonic-pi/samples"
+    folder.mkdir(parents=True)
+    for k in range(10):
+        x = rng.standard_normal(4 * SR) * np.linspace(0.05, 0.2, 4 * SR)
+        sf.write(folder / f"loop_src{k}.flac", x.astype(np.float32), SR)
+    return root
+
+
+def small_build(tree: Path, out: Path):
+    windows = {"training": 40, "validation": 20, "testing": 20}
+    summary = maker.build(tree, out, windows_per_class=windows, progress=False,
+                          catalogue=data_sources.catalogue(tree))
+    return summary, windows
+
+
+def test_build_is_deterministic_labelled_and_disjoint(tmp_path):
+    tree = fake_tree(tmp_path / "tree")
+    summary, windows = small_build(tree, tmp_path / "a")
+    small_build(tree, tmp_path / "b")
+    files_a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert files_a == files_b and len(files_a) > 10
+    for rel in files_a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    assert maker.check(tmp_path / "a", windows, min_speech_minutes=0, min_groups=0) == []
+    records = json.loads((tmp_path / "a" / "clips.json").read_text())
+    speech_split = {r["group"]: r["split"] for r in records if r["label"] == "speech"}
+    assert speech_split == {"kde/de": "testing", "kde/da": "validation", "kde/fr": "training"}
+    backgrounds = [json.loads(l) for s in SPLITS for l in
+                   (tmp_path / "a" / maker.manifest_name("background", s)).read_text().splitlines()]
+    assert any(e["category"] == "room-tone" for e in backgrounds)
+    # every speech window is at least half active in the clean recording's mask
+    for split in SPLITS:
+        for e in load_manifest(tmp_path / "a" / maker.manifest_name("speech", split)):
+            assert e["active"] >= 0.5
+
+
+def test_check_reports_broken_sets(tmp_path):
+    tree = fake_tree(tmp_path / "tree")
+    _, windows = small_build(tree, tmp_path / "a")
+    folder = tmp_path / "a"
+    records = json.loads((folder / "clips.json").read_text())
+    testing = next(r for r in records if r["split"] == "testing")
+    training = next(r for r in records if r["split"] == "training")
+    training["recordings"].append(testing["recordings"][0])   # one recording in two splits
+    (folder / "clips.json").write_text(json.dumps(records))
+    path = folder / maker.manifest_name("speech", "training")
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(lines[:-1] + ["{not json"]) + "\n")
+    problems = "\n".join(maker.check(folder, windows, min_speech_minutes=0, min_groups=0))
+    assert "is in several splits" in problems
+    assert f"{path.name}:{len(lines)}: not JSON" in problems
+    assert "training: 39 speech windows but 40 background" in problems

@@ -144,3 +144,21 @@ def test_bad_input_is_named():
         binary_metrics([0, 1], [0.5, np.nan])
     with pytest.raises(ValueError, match="0 \\(background\\) or 1"):
         binary_metrics([0, 2], [0.5, 0.4])
+
+
+def test_choose_threshold_maximises_f_beta_over_every_cut():
+    from atomicvad_lib.metrics import choose_threshold
+
+    labels, speech = _scores(400)
+    speech = np.round(speech, 2)  # ties: a cut falls between distinct scores only
+    for beta in (1.0, 2.0):
+        t = choose_threshold(labels, speech, beta)
+        assert t in set(speech.tolist())
+        best = max(fbeta_score(labels, speech >= c, beta=beta) for c in np.unique(speech))
+        assert fbeta_score(labels, speech >= t, beta=beta) == pytest.approx(best, abs=1e-12)
+    # a detector whose scores all sit below 0.5 still gets a useful threshold
+    low = speech * 0.3
+    assert binary_metrics(labels, low, 0.5)["f1"] == 0.0
+    assert binary_metrics(labels, low, choose_threshold(labels, low))["f1"] > 0.5
+    with pytest.raises(ValueError, match="threshold"):
+        choose_threshold([1, 1], [0.2, 0.3])

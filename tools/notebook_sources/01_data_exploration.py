@@ -6,10 +6,19 @@
 # 1. read the six *manifests* (one JSON object per line, NeMo style) that define the training,
 #    validation and testing splits of speech and background windows;
 # 2. count what is in them: windows per class and split, clips, durations, and the balance of
-#    voices, languages and background sources, including whether any voice leaks across splits;
-# 3. look at and listen to examples: waveforms, log-mel spectrograms and the 64x64 MFCC images the
+#    speakers, languages and background sources, including whether any speaker leaks across splits;
+# 3. see where the recordings come from: which Debian packages, speakers, languages and kinds of
+#    background, at which levels, SNRs and bandwidths, and listen to each kind;
+# 4. look at and listen to examples: waveforms, log-mel spectrograms and the 64x64 MFCC images the
 #    network actually sees, side by side;
-# 4. browse the examples interactively (in JupyterLab; a static grid elsewhere).
+# 5. browse the examples interactively (in JupyterLab; a static grid elsewhere).
+#
+# `data_samples/` is made of **real recordings**: human voices (children's-game words and letters
+# recorded by KDE volunteers in 29 languages, professional telephone prompts, game dialogue and
+# unit voices, Mandarin syllables, an audiobook reading) and real sounds (music, ambience, city and
+# machine noises, game effects, drums, a keyboard, and the room tone between words), all from
+# Debian packages whose licences allow redistribution. `data_samples/README.md` tells how and why
+# it was built that way; `data_samples/SOURCES.md` and `LICENSE-DATA` credit every author.
 #
 # The reading and decoding are `atomicvad_lib.manifest` and `atomicvad_lib.pipeline`; this
 # notebook calls them.
@@ -45,8 +54,11 @@ if quick:
 # Each split has two manifests, `balanced_speech_<split>_manifest.json` and
 # `balanced_background_<split>_manifest.json`. Every line describes one 0.63 s window:
 # `audio_filepath` (relative to the manifest's folder), `offset` and `duration` in seconds, and a
-# `label`; extra keys (the voice, speaker, language or background source here) are kept in
-# `entry.extra`. Here are the first lines of one manifest, raw:
+# `label`; extra keys are kept in `entry.extra`. Here they are `speaker` (the group of recordings
+# that may be one person, kept inside one split), `language`, `source` (`clean`, or the background
+# mixed under the speech) and `active` (the share of the window that is speech in the clean
+# recording) for speech; `source` and `category` for backgrounds. Here are the first lines of one
+# manifest, raw:
 
 # %%
 paths = {split: manifest.split_manifests(data_path, split) for split in manifest.SPLITS}
@@ -105,7 +117,7 @@ lengths.groupby(["split", "label"])["clip seconds"].agg(["count", "sum", "mean",
 # windows per voice attribute and split, and the last check lists values shared between splits.
 
 # %%
-attributes = [c for c in ("voice", "speaker", "language", "source", "family")
+attributes = [c for c in ("speaker", "voice", "language", "source", "category")
               if c in windows and windows[c].notna().any()]
 print("attributes in the manifests:", attributes or "none beyond the standard keys")
 for attribute in attributes:
@@ -127,7 +139,7 @@ pd.DataFrame(leaks).rename_axis("shared between") if leaks else print("no voice 
 
 # %%
 if attributes:
-    attribute = "voice" if "voice" in attributes else attributes[0]
+    attribute = next(a for a in ("speaker", "voice") + tuple(attributes) if a in attributes)
     top = windows[windows.label == "speech"].groupby(["split", attribute]).size()
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
     for ax, split in zip(axes, manifest.SPLITS):
@@ -138,7 +150,150 @@ if attributes:
     plotting.save_figure(fig, "01_data_exploration/voices")
 
 # %% [markdown]
-# ## 3. Examples: waveform, spectrogram, MFCC
+# ## 3. Where the recordings come from
+#
+# `clips.json` (written by `scripts/make_data_samples.py` beside the manifests) describes every
+# FLAC clip: split, speaker group or background source, the Debian packages and licences of what
+# is in it, the recordings it was cut from, its level, its bandwidth, and for held-out speech the
+# background mixed under it and at which SNR. A data folder of your own needs no such file; the
+# cells below then say so and move on.
+
+# %%
+clips_path = data_path / "clips.json"
+clips = pd.read_json(clips_path) if clips_path.is_file() else None
+if clips is None:
+    print("no clips.json in", data_path, "- the source tables are skipped")
+else:
+    speech_clips = clips[clips.label == "speech"]
+    summary = pd.DataFrame({
+        "speech clips": speech_clips.groupby("split").size(),
+        "speech seconds": speech_clips.groupby("split")["seconds"].sum(),
+        "active speech seconds": speech_clips.groupby("split")["active_seconds"].sum(),
+        "speaker groups": speech_clips.groupby("split")["group"].nunique(),
+        "languages": speech_clips.groupby("split")["language"].nunique(),
+        "background clips": clips[clips.label == "background"].groupby("split").size(),
+        "background seconds": clips[clips.label == "background"].groupby("split")["seconds"].sum(),
+        "background sources": clips[clips.label == "background"].groupby("split")["group"].nunique(),
+    }).reindex(list(manifest.SPLITS))
+    summary.loc["total"] = summary.sum()
+    summary.loc["total", ["speaker groups", "languages", "background sources"]] = [
+        speech_clips["group"].nunique(), speech_clips["language"].nunique(),
+        clips.loc[clips.label == "background", "group"].nunique()]
+    display(summary.round(0).astype(int))
+
+# %% [markdown]
+# **Speakers and languages per split.** Whole speakers are held out: every recording of a speaker
+# group sits in one split. KDE's volunteers are grouped by language across KLettres and
+# KTuberling (one person may have recorded both), the two Asterisk voices of Allison Smith
+# (English and Spanish) are one group, and MegaGlest's unit voices (the developer's family and
+# friends, not credited one by one) are one group.
+
+# %%
+if clips is not None:
+    speakers = (speech_clips.groupby(["split", "group"])
+                .agg(languages=("language", lambda v: ", ".join(sorted(set(v)))),
+                     packages=("packages", lambda v: ", ".join(sorted({p for ps in v for p in ps}))),
+                     clips=("file", "size"), active_seconds=("active_seconds", "sum"),
+                     band_khz=("band_hz", lambda v: round(float(np.median(v)) / 1000, 1)))
+                .round(1).reindex(list(manifest.SPLITS), level="split"))
+    display(speakers)
+
+# %%
+if clips is not None:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for ax, split in zip(axes, manifest.SPLITS):
+        per_language = speech_clips[speech_clips.split == split].groupby("language")["active_seconds"].sum()
+        per_language.sort_values().plot.barh(ax=ax, color="C0")
+        ax.set(title=f"{split}: seconds of speech per language", xlabel="s", ylabel="")
+    fig.tight_layout()
+    plotting.save_figure(fig, "01_data_exploration/languages")
+
+# %% [markdown]
+# **Backgrounds per category.** Background sources (a music track, a tileset's rain, a drum, the
+# keyboard) are assigned whole to one split, category by category, so every split has music,
+# ambience, effects, machines and percussion, but never the same recording. Room tone (the quiet
+# stretches between words, at least 50 ms from any speech) comes from the split's own speech
+# recordings.
+
+# %%
+if clips is not None:
+    background_windows = windows[windows.label == "background"]
+    display(background_windows.pivot_table(index="category", columns="split", values="offset",
+                                           aggfunc="size", fill_value=0)
+            .reindex(columns=list(manifest.SPLITS), fill_value=0))
+
+# %% [markdown]
+# **Packages and licences.** Each clip keeps the licence of what it was made from; a mixed clip
+# only combines compatible licences. Some authors ask to be credited visibly, so here they are
+# (from `LICENSE-DATA`):
+
+# %%
+if clips is not None:
+    packages = clips.explode("packages").groupby(["packages", "label"])["seconds"].sum().unstack(fill_value=0)
+    packages["licences"] = clips.explode("packages").groupby("packages")["licences"].agg(
+        lambda v: ", ".join(sorted({l for ls in v for l in ls})))
+    display(packages.round(0))
+    licence_text = (data_path / "LICENSE-DATA").read_text(encoding="utf-8")
+    print(licence_text[licence_text.find("Attributions that must be shown"):])
+
+# %% [markdown]
+# **Levels, SNRs, bandwidth.** Every clip is scaled to a random level (speech: -38 to -14 dBFS over
+# its active samples; backgrounds: -52 to -14 dBFS), so loudness does not give the class away.
+# Part of the validation and test speech is mixed with a background of the same split at 0-20 dB
+# SNR; training speech stays clean, since training mixes backgrounds in on the fly
+# (`Config.background_prob`). A minority of voices are telephone-band (8 kHz recordings, nothing
+# above 4 kHz).
+
+# %%
+if clips is not None:
+    fig, axes = plt.subplots(1, 3, figsize=(15, 3.5))
+    for label, group in clips.groupby("label"):
+        axes[0].hist(group["level_dbfs"], bins=30, alpha=0.6, label=label)
+    axes[0].set(xlabel="clip level (dBFS)", ylabel="clips", title="levels")
+    axes[0].legend()
+    mixed = speech_clips[speech_clips.mixed_with.astype(bool)]
+    for split, group in mixed.groupby("split"):
+        axes[1].hist(group["snr_db"], bins=10, alpha=0.6, label=split)
+    axes[1].set(xlabel="SNR (dB)", ylabel="clips", title="held-out speech mixed with background")
+    axes[1].legend()
+    for label, group in clips.groupby("label"):
+        axes[2].hist(group["band_hz"] / 1000, bins=30, alpha=0.6, label=label)
+    axes[2].set(xlabel="99.5 % of the power below (kHz)", ylabel="clips", title="bandwidth")
+    axes[2].legend()
+    fig.tight_layout()
+    plotting.save_figure(fig, "01_data_exploration/sources")
+    print(f"mixed: {len(mixed)} of {len(speech_clips[speech_clips.split != 'training'])} held-out "
+          f"speech clips; telephone band (< 4.2 kHz): "
+          f"{(speech_clips.band_hz < 4200).mean():.0%} of speech clips")
+
+# %% [markdown]
+# **Listening.** One window of each kind from the test split: clean speech, speech under a
+# background, and backgrounds of several categories, room tone included.
+
+# %%
+testing_windows = windows[windows.split == "testing"]
+kinds = []
+if "source" in testing_windows:
+    speech_rows = testing_windows[testing_windows.label == "speech"]
+    kinds += [("clean speech", speech_rows[speech_rows.source == "clean"]),
+              ("speech + background", speech_rows[speech_rows.source != "clean"])]
+if "category" in testing_windows:
+    bg_rows = testing_windows[testing_windows.label == "background"]
+    for category in sorted(bg_rows.category.dropna().unique()):
+        kinds.append((category, bg_rows[bg_rows.category == category]))
+listen, names = [], []
+for name, rows in kinds[: 4 if quick else None]:
+    if len(rows):
+        row = rows.iloc[int(rng.integers(len(rows)))]
+        listen.append(audio.load_audio(row.file, row.offset, config.window_seconds, config.sample_rate))
+        names.append(f"{name}: {row.get('speaker', '') if row.label == 'speech' else row.source}")
+if listen:
+    display(widgets.audio_table(np.stack(listen), names))
+else:
+    print("no source or category columns to pick examples by")
+
+# %% [markdown]
+# ## 4. Examples: waveform, spectrogram, MFCC
 #
 # `pipeline.load_split` decodes the first 0.63 s from each entry's offset (resampled to 16 kHz
 # mono if needed) once, and caches the result. Below, a few random windows of each class. Read
@@ -159,7 +314,8 @@ picked = np.concatenate([rng.choice(np.flatnonzero(training.labels == value),
 
 def describe(i):
     entry = training.entries[i]
-    detail = entry.extra.get("voice") or entry.extra.get("source") or entry.audio_filepath.name
+    detail = (entry.extra.get("speaker") or entry.extra.get("voice") if entry.label == "speech"
+              else entry.extra.get("source")) or entry.audio_filepath.name
     return f"{entry.label}: {detail}"
 
 
@@ -172,7 +328,8 @@ display(widgets.audio_table(training.waveforms[picked], [describe(i) for i in pi
 # %% [markdown]
 # Speech shows harmonics (parallel horizontal lines in the spectrogram) that move with the
 # pitch, and energy that comes and goes at the rate of syllables. Backgrounds are steadier, or
-# broadband, or tonal without syllabic rhythm. Loudness, on the other hand, is no clue:
+# broadband, or percussive, or musical (harmonics too, but held notes rather than syllables).
+# Loudness, on the other hand, is no clue:
 
 # %%
 level = 10 * np.log10(np.mean(np.square(training.waveforms, dtype=np.float64), axis=1) + 1e-12)
@@ -185,7 +342,7 @@ ax.legend()
 plotting.save_figure(fig, "01_data_exploration/levels");
 
 # %% [markdown]
-# ## 4. Browse
+# ## 5. Browse
 #
 # Move the slider to go through the training windows (JupyterLab). Headless, a few fixed windows
 # are drawn instead.
@@ -208,9 +365,9 @@ widgets.browse(len(training), draw_window, "01_data_exploration/browser",
 # %% [markdown]
 # ## Exercises
 #
-# 1. How many distinct voices (or speakers) does each split have, and how many windows does the
-#    most frequent voice contribute to training? Why does the data builder keep splits disjoint by
-#    voice?
+# 1. How many distinct speaker groups does each split have, and how many windows does the
+#    most frequent one contribute to training? Why does the data builder keep splits disjoint by
+#    speaker and by recording?
 # 2. Find the quietest speech window of the training split and listen to it. Would you label it
 #    speech?
 # 3. Plot the mean MFCC image of each class (average over all training windows). Which
@@ -221,8 +378,8 @@ widgets.browse(len(training), draw_window, "01_data_exploration/browser",
 
 # %% hidden
 # Solutions
-# 1. Count distinct values per split; disjoint voices make the test score a measure of
-#    generalisation to new voices rather than of memorised ones.
+# 1. Count distinct values per split; disjoint speakers and recordings make the test score a
+#    measure of generalisation to new voices and new sounds rather than of memorised ones.
 if attributes:
     speech_rows = windows[windows.label == "speech"]
     print(speech_rows.groupby("split")[attributes[0]].nunique())
