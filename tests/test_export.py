@@ -105,8 +105,8 @@ def test_int8_with_float_layer_norm(trained):
     mixed = ex.LiteRTModel(result.int8_float_norm_path)
     keras_prob = ex.inference_head(model).predict(features, verbose=0)[:, 1]
     got = mixed.predict_features(features)[:, 1]
-    # the earlier workaround, kept for comparison: its accuracy is reported, not promised (on
-    # this fixture model it loses more AUROC than the full-int8 int8_head graph)
+    # the earlier workaround, kept for comparison: its accuracy is reported, not promised
+    # (on this fixture model it measured 0.949, as Keras; on published checkpoints it lost more)
     assert roc_auc_score(test_y, got) > 0.9  # still a detector (Keras 0.949, this file 0.949)
     floats = set(ex.float_ops(result.int8_float_norm_path))
     assert floats == {"COS", "MEAN", "SUB", "SQUARED_DIFFERENCE", "ADD", "RSQRT", "MUL"}
