@@ -2,7 +2,9 @@
 
 Their archives name four custom layers ``Custom>Spectrogram``, ``Custom>SpecAugment``,
 ``Custom>SpecCutout`` and ``Custom>GGCU``. Each is mapped here onto this library's layer with the
-same behaviour, translating the published config keys; the weights then load as saved.
+same behaviour, translating the published config keys; the weights then load as saved. Their
+stock ``DepthwiseConv2D`` layers become :class:`~atomicvad_lib.conv.FastDepthwiseConv2D` (same
+weights and outputs, fast on every CPU).
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pathlib import Path
 import keras
 
 from .activations import GGCU
+from .conv import with_fast_depthwise
 from .features import MFCC
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -58,5 +61,6 @@ def load_published(path: str | Path) -> keras.Model:
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}: the published checkpoints come from "
                                 f"the AtomicVAD authors' repository (AtomicVADGGCU-chkpt*.keras)")
-    return keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
-                                   safe_mode=True)
+    model = keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
+                                    safe_mode=True)
+    return with_fast_depthwise(model)  # their stock DepthwiseConv2D layers, computed fast
