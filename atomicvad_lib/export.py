@@ -45,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
+from .conv import FastDepthwiseConv2D
 from .features import MFCC
 from .files import check_output_dir
 from .mfcc_numpy import FrontEndSpec, mfcc
@@ -135,14 +136,16 @@ def inference_head(model: keras.Model) -> keras.Model:
     """The model from the MFCC image to the softmax, as it runs at inference.
 
     Augmentation and dropout layers become identities and layer normalisation is written out
-    (:class:`_ExplicitLayerNorm`); every other layer is shared with ``model`` (same weights).
+    (:class:`_ExplicitLayerNorm`), depthwise convolutions are stock Keras copies (LiteRT's
+    ``DEPTHWISE_CONV_2D``); every other layer is shared with ``model`` (same weights).
     """
     return _clone_head(model, lambda layer: _ExplicitLayerNorm(layer))
 
 
 def _clone_head(model: keras.Model, norm, fused: dict | None = None) -> keras.Model:
     """``model`` from the MFCC image on, augmentation and dropout as identities, each layer norm
-    replaced by ``norm(layer)``; layers in ``fused`` are replaced by the layer they map to."""
+    replaced by ``norm(layer)``, depthwise convolutions as the stock Keras layer (a copy); layers
+    in ``fused`` are replaced by the layer they map to."""
     mfcc_layer = frontend_layer(model)
     head = keras.Model(mfcc_layer.output, model.output, name=f"{model.name}_head")
     fused = fused or {}
@@ -154,6 +157,8 @@ def _clone_head(model: keras.Model, norm, fused: dict | None = None) -> keras.Mo
             return keras.layers.Identity(name=layer.name)
         if isinstance(layer, keras.layers.LayerNormalization):
             return norm(layer)
+        if isinstance(layer, FastDepthwiseConv2D):  # the native op: DEPTHWISE_CONV_2D in LiteRT
+            return layer.as_stock()
         return layer
 
     return keras.models.clone_model(head, clone_function=replace)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .activations import make_activation
 from .config import Config
+from .conv import FastDepthwiseConv2D
 from .features import MFCC
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -22,8 +23,9 @@ def _core_block(x, config: Config, index: int, depth_multiplier: int, kernel: in
                 filters: tuple[int, int], seed: int | None):
     """depthwise conv -> max-pool -> norm -> 1x1 conv -> activation -> dropout -> 1x1 conv."""
     p = f"block{index}_"
-    x = keras.layers.DepthwiseConv2D(kernel, depth_multiplier=depth_multiplier, padding="same",
-                                     name=p + "depthwise")(x)
+    # DepthwiseConv2D, fast on CPUs without oneDNN too (see atomicvad_lib/conv.py)
+    x = FastDepthwiseConv2D(kernel, depth_multiplier=depth_multiplier, padding="same",
+                            name=p + "depthwise")(x)
     x = keras.layers.MaxPooling2D(pool, padding="same", name=p + "pool")(x)
     x = _norm(config.normalization, p + "norm")(x)
     x = keras.layers.Conv2D(filters[0], 1, name=p + "expand")(x)

@@ -2,7 +2,9 @@
 
 Their archives name four custom layers ``Custom>Spectrogram``, ``Custom>SpecAugment``,
 ``Custom>SpecCutout`` and ``Custom>GGCU``. Each is mapped here onto this library's layer with the
-same behaviour, translating the published config keys; the weights then load as saved.
+same behaviour, translating the published config keys; the weights then load as saved. Their
+stock ``DepthwiseConv2D`` layers become :class:`~atomicvad_lib.conv.FastDepthwiseConv2D` (same
+weights and outputs, fast on every CPU).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 import keras
 
 from .activations import GGCU
+from .conv import with_fast_depthwise
 from .features import MFCC
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -70,5 +73,6 @@ def load_published(path: str | Path) -> keras.Model:
             "a zip archive without config.json"
         raise ValueError(f"{path} is not a Keras .keras archive ({reason}): the file is damaged "
                          f"or another file renamed; download the checkpoint again") from None
-    return keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
-                                   safe_mode=True)
+    model = keras.models.load_model(path, custom_objects=PUBLISHED_OBJECTS, compile=False,
+                                    safe_mode=True)
+    return with_fast_depthwise(model)  # their stock DepthwiseConv2D layers, computed fast

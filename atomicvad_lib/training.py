@@ -45,6 +45,7 @@ from tqdm.auto import tqdm
 
 from .activations import PACKAGE
 from .config import RECIPES, Config, ConfigError
+from .conv import with_fast_depthwise
 from .files import check_output_dir, read_json
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
 from .model import build_model, feature_model
@@ -543,7 +544,8 @@ def load_trained_model(path) -> keras.Model:
     """A ``.keras`` file saved by this library, for inference (optimizer state not restored)."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*optimizer.*")
-        return keras.models.load_model(path, compile=False)
+        # models saved before FastDepthwiseConv2D hold the stock DepthwiseConv2D
+        return with_fast_depthwise(keras.models.load_model(path, compile=False))
 
 
 def train_fold(config: Config | None = None, seed: int | None = None, fold: int = 0,
