@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -113,17 +115,59 @@ def test_a_place_where_nothing_can_be_created_is_refused_before_loading_data(
         _one_error_line(err, "train")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def _as_nobody(function, *args) -> str:
+    """``function(*args)`` in a forked child that has dropped root's rights (user and group
+    65534, "nobody"); returns what it printed to the pipe: "ok" or the error message."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                function(*args)
+                message = "ok"
+            except Exception as err:  # noqa: BLE001 - reported to the parent
+                message = f"{type(err).__name__}: {err}"
+            os.write(write_end, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        message = pipe.read()
+    os.waitpid(child, 0)
+    return message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX permissions")
 def test_read_only_folder_is_refused_for_real(tmp_path, corpus, capsys):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            code, _, err = _run(capsys, "train", "--out", locked / "run", "--data", corpus)
+        finally:
+            locked.chmod(0o700)
+        assert code == 2 and "is not writable" in _one_error_line(err, "train")
+        assert list(locked.iterdir()) == []
+        return
+    # root may write anywhere: check as an unprivileged user, in a folder it can reach (under the
+    # system's temporary folder, not pytest's root-only one) but not write in
+    from atomicvad_lib.files import check_output_dir
+
+    reachable = Path(tempfile.mkdtemp(prefix="atomicvad-test-"))
     try:
-        code, _, err = _run(capsys, "train", "--out", locked / "run", "--data", corpus)
+        reachable.chmod(0o711)
+        locked = reachable / "locked"
+        locked.mkdir(mode=0o555)
+        message = _as_nobody(check_output_dir, locked / "run")
+        assert message.startswith(f"OutputError: --out {locked / 'run'} is not writable"), message
+        assert list(locked.iterdir()) == []
     finally:
-        locked.chmod(0o700)
-    assert code == 2 and "is not writable" in _one_error_line(err, "train")
-    assert list(locked.iterdir()) == []
+        shutil.rmtree(reachable)
 
 
 @pytest.mark.parametrize("command", ["stream", "evaluate", "prepare", "export"])
