@@ -50,10 +50,10 @@ def main() -> None:
 
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import streaming as S
-    from atomicvad_lib.export import load_model_file
+    from atomicvad_lib.runs import load_model
 
     if args.model:
-        model = load_model_file(args.model)
+        model = load_model(args.model)
     else:
         keras.utils.set_random_seed(0)
         model = build_model(Config(), seed=0)

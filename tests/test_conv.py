@@ -83,10 +83,10 @@ def test_files_saved_with_the_stock_layer_load_as_the_fast_one(tmp_path):
 
 
 def test_library_loaders_give_the_fast_layer(tmp_path):
-    from atomicvad_lib.training import load_trained_model
+    from atomicvad_lib.runs import load_model
 
     model = build_model(seed=0)
     model.get_layer("block1_depthwise").__class__ = keras.layers.DepthwiseConv2D  # as main saved it
     model.save(tmp_path / "old.keras")
-    loaded = load_trained_model(tmp_path / "old.keras")
+    loaded = load_model(tmp_path / "old.keras")
     assert type(loaded.get_layer("block1_depthwise")) is FastDepthwiseConv2D
