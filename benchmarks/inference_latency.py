@@ -52,7 +52,8 @@ def main() -> None:
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import export as ex
     from atomicvad_lib.conv import with_fast_depthwise, with_stock_depthwise
-    from atomicvad_lib.mfcc_numpy import FrontEndSpec, mfcc
+    from atomicvad_lib.mfcc_numpy import FrontendSpec, mfcc
+    from atomicvad_lib.runs import load_model
     from machine import describe  # the script folder is on sys.path
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
@@ -64,13 +65,13 @@ def main() -> None:
                         + rng.normal(size=t.size) * 10 ** rng.uniform(-4, -1)
                         for _ in range(64)]).astype(np.float32)
     if args.model:
-        model = ex.load_model_file(args.model)
+        model = load_model(args.model)
     else:
         keras.utils.set_random_seed(0)
         model = build_model(config, seed=0)
     frontend = ex.frontend_layer(model)
-    spec = FrontEndSpec.from_layer(frontend)
-    features = ex.compute_features(windows, frontend)
+    spec = FrontendSpec.from_layer(frontend)
+    features = frontend.images(windows)
     head = ex.inference_head(model)
 
     rows, throughput = [], {}
@@ -91,8 +92,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         files = {"float32": ex.convert_float(head),
-                 "int8": ex.convert_int8(ex.int8_head(model), features),
-                 "int8 + float LN": ex.convert_int8_float_norm(head, features)}
+                 "int8": ex.convert_int8(ex.int8_head(model), features)}
         sizes = {}
         for name, blob in files.items():
             path = folder / f"{name}.tflite"

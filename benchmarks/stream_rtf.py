@@ -55,12 +55,12 @@ def main() -> None:
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import streaming as S
     from atomicvad_lib.conv import with_stock_depthwise
-    from atomicvad_lib.export import load_model_file
+    from atomicvad_lib.runs import load_model
     from machine import describe  # the script folder is on sys.path
 
     def make_model():
         if args.model:
-            return load_model_file(args.model)
+            return load_model(args.model)
         keras.utils.set_random_seed(0)
         return build_model(Config(), seed=0)
 

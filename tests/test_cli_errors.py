@@ -209,9 +209,10 @@ def test_library_functions_check_their_output_first(tmp_path, corpus):
 def test_ctrl_c_prints_where_the_run_stands_and_the_resume_command(tmp_path, corpus, capsys,
                                                                    monkeypatch):
     import atomicvad_lib.training as training
+    from atomicvad_lib.runs import FoldPaths
 
     out = tmp_path / "run"
-    paths = training.FoldPaths(out, 0)
+    paths = FoldPaths(out, 0)
 
     def interrupted_after_two_epochs(*args, **kwargs):
         training.Config(epochs=7).save(paths.config)
@@ -238,7 +239,8 @@ def test_ctrl_c_prints_where_the_run_stands_and_the_resume_command(tmp_path, cor
     ({"metrics.json": "{}"}, "had finished"),
 ])
 def test_interrupt_description_of_each_stage(tmp_path, files, expected):
-    from atomicvad_lib.training import FoldPaths, describe_interrupt
+    from atomicvad_lib.runs import FoldPaths
+    from atomicvad_lib.training import describe_interrupt
 
     paths = FoldPaths(tmp_path, 0)
     paths.fold_dir.mkdir(parents=True)
@@ -303,7 +305,8 @@ def started_fold(tmp_path):
     files are written with the functions train_fold uses), on its own copy of a tiny corpus."""
     from atomicvad_lib import Config
     from atomicvad_lib.pipeline import load_split
-    from atomicvad_lib.training import FoldPaths, data_record
+    from atomicvad_lib.runs import FoldPaths
+    from atomicvad_lib.training import data_record
 
     corpus = write_tiny_corpus(tmp_path / "data", per_class=3)
     config = Config(data_dir=str(corpus), epochs=4, batch_size=4)
@@ -417,18 +420,6 @@ def test_config_unknown_key_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match=r"epoch \(did you mean epochs\?\)"):
         Config(epoch=3)
     assert Config(epochs=3).epochs == 3
-
-
-def test_load_published_on_a_text_file_says_it_is_not_an_archive(tmp_path):
-    from atomicvad_lib.published import load_published
-
-    fake = tmp_path / "AtomicVADGGCU-chkpt0.keras"
-    fake.write_text("a text file")
-    with pytest.raises(ValueError, match=r"AtomicVADGGCU-chkpt0.keras is not a Keras \.keras "
-                                         r"archive \(not a zip archive\)"):
-        load_published(fake)
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        load_published(tmp_path / "missing.keras")
 
 
 @pytest.mark.parametrize("flag, layout", [("--freesound", "audio files (.wav, .flac, .ogg)"),

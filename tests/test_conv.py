@@ -95,10 +95,10 @@ def test_with_stock_depthwise_undoes_with_fast_depthwise():
 
 
 def test_library_loaders_give_the_fast_layer(tmp_path):
-    from atomicvad_lib.training import load_trained_model
+    from atomicvad_lib.runs import load_model
 
     model = build_model(seed=0)
     model.get_layer("block1_depthwise").__class__ = keras.layers.DepthwiseConv2D  # as main saved it
     model.save(tmp_path / "old.keras")
-    loaded = load_trained_model(tmp_path / "old.keras")
+    loaded = load_model(tmp_path / "old.keras")
     assert type(loaded.get_layer("block1_depthwise")) is FastDepthwiseConv2D
