@@ -86,7 +86,9 @@ def make_schedule(config: Config, total_steps: int):
     """CosineDecayRestarts from ``learning_rate``, first decay period ``first_decay_fraction`` of
     ``total_steps``, periods growing by ``t_mul``, restarts scaled by ``m_mul``; behind a linear
     warm-up of ``warmup_fraction`` of the steps when that is above 0."""
-    first_decay = max(1, round(config.first_decay_fraction * total_steps))
+    # rounded up: periods that should end at the last step must not end a step or two early and
+    # restart there (1/7 of 576 steps is 82.3)
+    first_decay = max(1, math.ceil(config.first_decay_fraction * total_steps - 1e-9))
     cosine = keras.optimizers.schedules.CosineDecayRestarts(
         config.learning_rate, first_decay, t_mul=config.t_mul, m_mul=config.m_mul)
     warmup = round(config.warmup_fraction * total_steps)
