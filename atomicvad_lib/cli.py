@@ -29,6 +29,7 @@ COMMANDS = {
     "train": ("atomicvad_lib.training", "train one fold (seed) with the paper's recipe; resumes after a kill"),
     "evaluate": ("atomicvad_lib.evaluation", "SPI/SWI scores and metrics of a model on any manifest"),
     "aggregate": ("atomicvad_lib.aggregate", "mean ± std of the test metrics over a run's folds"),
+    "tune": ("atomicvad_lib.tuning", "search hyperparameters with Optuna (validation AUROC of one fold)"),
 }
 EXPECTED_ERRORS = (ValueError, OSError)  # ConfigError, ManifestError, AudioError, ... are ValueErrors
 ERROR_EXIT = 2
