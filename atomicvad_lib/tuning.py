@@ -325,20 +325,22 @@ def _open_study(settings: StudySettings, create: bool):
 
 
 def _check_same_settings(study, settings: StudySettings) -> None:
-    from .training import RESULT_NEUTRAL_KEYS, config_differences, describe_differences
-
     recorded = study.user_attrs
     if "base_config" not in recorded:
         return  # created by a worker that has not recorded them yet
-    differences = config_differences(Config.from_dict(recorded["base_config"]), settings.base,
-                                     ignore=RESULT_NEUTRAL_KEYS)
+    before, now = Config.from_dict(recorded["base_config"]).to_dict(), settings.base.to_dict()
+    differences = {key: (before[key], now[key]) for key in before
+                   if key != "cache" and before[key] != now[key]
+                   and not (key == "data_dir" and _data_path(before[key]) == _data_path(now[key]))}
     for key in ("seed", "sampler_seed"):
         if recorded.get(key) != getattr(settings, key):
             differences[key] = (recorded.get(key), getattr(settings, key))
     if differences:
+        described = "; ".join(f"{k}: recorded {a!r}, requested {b!r}"
+                              for k, (a, b) in differences.items())
         raise TuningError(f"study {settings.run!r} in {_safe_url(settings.storage)} was started "
-                          f"with other settings ({describe_differences(differences)}): continue "
-                          f"it with the same options, or choose another --run")
+                          f"with other settings ({described}): continue it with the same "
+                          f"options, or choose another --run")
 
 
 # trials ------------------------------------------------------------------------------------------
@@ -633,7 +635,7 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
 def _data_path(data_dir: str) -> Path:
     from .paths import repo_path
 
-    return repo_path(data_dir)
+    return repo_path(data_dir).resolve()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ import pytest
 from conftest import write_tiny_corpus
 from optuna.trial import TrialState
 
-from atomicvad_lib import course, tuning
+from atomicvad_lib import Config, course, tuning
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +36,14 @@ def cluster():
 
 
 def test_sweep_runs_each_seed_as_a_dask_task(cluster, corpus, tmp_path):
+    """... with a config file for notebook 05, as atomicvad tune writes one."""
+    tuned = Config.for_recipe("course", optimizer="sgd", momentum=0.85, label_smoothing=0.05,
+                              schedule="triangular", epochs=12, batch_size=64)
+    config_file = tuned.save(tmp_path / "best_config.yaml")
     result = course.sweep("dask", [43185, 86648], quick=True, data_dir=corpus, analysis=False,
                           progress=False, runs_root=tmp_path / "runs",
                           experiments_root=tmp_path / "experiments",
+                          parameters={"config": str(config_file)},
                           scheduler=cluster.scheduler_address)
     assert [r.parameters["seed"] for r in result.runs] == [43185, 86648]
     for run in result.runs:
@@ -49,6 +54,9 @@ def test_sweep_runs_each_seed_as_a_dask_task(cluster, corpus, tmp_path):
     for fold in (0, 1):  # the paper folds of the two seeds, trained on the cluster
         folder = tmp_path / "experiments" / "dask" / "checkpoints" / f"fold_{fold}"
         assert {"best.keras", "metrics.json"} <= {p.name for p in folder.iterdir()}
+        trained = Config.load(folder / "config.yaml")  # the file's settings, quick's budget
+        assert trained.to_dict() == {**tuned.to_dict(), "epochs": 2, "batch_size": 32,
+                                     "data_dir": trained.data_dir}
 
 
 def test_study_runs_its_trials_on_the_dask_workers(cluster, corpus, tmp_path):

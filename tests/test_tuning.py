@@ -150,21 +150,21 @@ def test_killed_tune_leaves_a_failed_trial_and_the_rerun_goes_on(corpus, tmp_pat
 
 
 def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
+    """Two `atomicvad tune` started together, one of them with two worker processes."""
     folder = tmp_path / "run"
-    command = _tune_command(corpus, folder, "--epochs", "1", "--n-trials", "1")
+    commands = [_tune_command(corpus, folder, "--epochs", "1", "--n-trials", "2", "--jobs", "2"),
+                _tune_command(corpus, folder, "--epochs", "1", "--n-trials", "1")]
     processes = [subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE) for _ in range(2)]
+                                  stderr=subprocess.PIPE) for command in commands]
     outputs = [p.communicate(timeout=240) for p in processes]
     for process, (out, err) in zip(processes, outputs):
         assert process.returncode == 0, err.decode()[-3000:]
     study = optuna.load_study(study_name="shared", storage=tuning.default_storage(folder))
     trials = study.get_trials()
-    assert sorted(t.number for t in trials) == [0, 1]
+    assert sorted(t.number for t in trials) == [0, 1, 2]  # no number twice, none lost
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    by_process = {}
-    for t in trials:
-        by_process.setdefault(t.user_attrs["worker"]["pid"], []).append(t.number)
-    assert sorted(len(v) for v in by_process.values()) == [1, 1]
+    workers = {t.user_attrs["worker"]["pid"] for t in trials}
+    assert len(workers) == 3 and processes[1].pid in workers  # two of them --jobs 2's
     assert sum(t.user_attrs.get("baseline", False) for t in trials) == 1
     for out, _ in outputs:
         assert "study shared: " in out.decode()
@@ -178,3 +178,9 @@ def test_bad_storage_and_scheduler_are_clear_errors(tmp_path, capsys, monkeypatc
     code = cli.main(["tune", "--out", str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1",
                      "--n-trials", "1"])
     assert code == 2 and "no Dask scheduler answers there" in capsys.readouterr().err
+    from atomicvad_lib import course
+
+    monkeypatch.setattr(course, "DASK_CONNECT_TIMEOUT", "1s")
+    code = cli.main(["sweep", "--run", "x", "--seeds", "1", "--scheduler", "tcp://127.0.0.1:1"])
+    err = capsys.readouterr().err
+    assert code == 2 and "atomicvad sweep: --scheduler tcp://127.0.0.1:1: no Dask" in err

@@ -23,6 +23,7 @@ fold: int = None                     # None: the seed's index among the paper's 
 epochs: int = 30                     # upper bound; early stopping may end sooner
 batch_size: int = 64
 recipe: str = "course"               # "course": learns on data_samples in CPU minutes; "paper": the paper's
+config: str = None                   # a config file instead of the recipe (its epochs and batch size too), e.g. atomicvad tune's best_config.yaml
 data_dir: str = "data_samples"       # folder with the six balanced manifests
 run_dir: str = "experiments/notebook"  # output folder of the run: <run_dir>/checkpoints/fold_<i>/
 quick: bool = False                  # a smoke test: 2 epochs on a small subset, well under a minute
@@ -51,13 +52,20 @@ widgets.use_interactive(interactive)
 fold = course.fold_for_seed(seed) if fold is None else int(fold)
 run_path = repo_path(run_dir)
 data_path = repo_path(data_dir)
+config_file = repo_path(config) if config else None
+if config_file:  # e.g. the best trial of notebook 08 / atomicvad tune
+    from_file = av.Config.load(config_file)
+    epochs, batch_size = from_file.epochs, from_file.batch_size
 if quick:
     epochs, batch_size = min(epochs, 2), min(batch_size, 32)
     data_path = course.subset_manifests(data_path, run_path / "quick_data", per_manifest=48,
                                         seed=seed)
-config = av.Config.for_recipe(recipe, epochs=epochs, batch_size=batch_size,
-                              data_dir=str(data_path), patience=max(5, epochs // 3))
-pd.Series({"seed": seed, "fold": fold, "recipe": recipe, "epochs (max)": config.epochs,
+if config_file:
+    config = from_file.replace(epochs=epochs, batch_size=batch_size, data_dir=str(data_path))
+else:
+    config = av.Config.for_recipe(recipe, epochs=epochs, batch_size=batch_size,
+                                  data_dir=str(data_path), patience=max(5, epochs // 3))
+pd.Series({"seed": seed, "fold": fold, "recipe": config_file or recipe, "epochs (max)": config.epochs,
            "batch size": config.batch_size, "early-stopping patience": config.patience,
            "data": data_path, "fold folder": run_path / "checkpoints" / f"fold_{fold}"},
           name="this run").to_frame()
@@ -97,6 +105,10 @@ pd.Series({"seed": seed, "fold": fold, "recipe": recipe, "epochs (max)": config.
 # | mixing 50 %, one cosine decay without restarts | 0.852 / 0.677 / 0.875 |
 # | learning rate $3 \times 10^{-3}$, one cosine, mixing, masks | 0.793 |
 # | no mixing, batch 32 | 0.827 / 0.805 / 0.866 |
+#
+# To train with settings of your own, give a config file instead of a recipe (`config`, e.g.
+# `papermill ... -p config experiments/tune/best_config.yaml`): notebook 08 and `atomicvad tune`
+# search the settings with Optuna and write the best trial's as such a file.
 #
 # On seven of the paper's seeds the course recipe gives 0.814 ± 0.080: five seeds between 0.836
 # and 0.884, two (89816, 10357) that hardly leave chance level in the first epochs and end near
