@@ -30,6 +30,7 @@ import math
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import zlib
@@ -69,15 +70,6 @@ class Param:
     choices: tuple = ()
     when: tuple[str, tuple] | None = None
     why: str = ""
-
-    def distribution(self):
-        import optuna
-
-        if self.kind == "categorical":
-            return optuna.distributions.CategoricalDistribution(self.choices)
-        if self.kind == "int":
-            return optuna.distributions.IntDistribution(int(self.low), int(self.high), log=self.log)
-        return optuna.distributions.FloatDistribution(self.low, self.high, log=self.log)
 
     def describe(self) -> str:
         if self.kind == "categorical":
@@ -507,17 +499,54 @@ def tune(settings: StudySettings, n_trials: int | None = 20, timeout: float | No
     elif jobs == 1:
         optimize(settings, n_trials, timeout)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        cores = os.cpu_count() or 1
-        settings = _replace(settings, threads=settings.threads or max(1, cores // (2 * jobs)))
-        shares = [s for s in _shares(n_trials, jobs) if s != 0]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=len(shares), mp_context=context) as pool:
-            for future in [pool.submit(_worker, settings, share, timeout) for share in shares]:
-                future.result()
+        _run_in_processes(settings, n_trials, timeout, jobs)
     return write_results(settings)
+
+
+def _run_in_processes(settings: StudySettings, n_trials, timeout, jobs: int) -> None:
+    """``jobs`` worker processes sharing the study; interrupted, they are sent SIGTERM, which
+    fails their running trials."""
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    settings = _replace(settings, threads=settings.threads or max(1, cores // (2 * jobs)))
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_process_main, args=(settings, share, timeout),
+                               name=f"tune-worker-{i}")
+               for i, share in enumerate(_shares(n_trials, jobs)) if share != 0]
+    for worker in workers:
+        worker.start()
+    try:
+        for worker in workers:
+            worker.join()
+    except BaseException:
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()  # SIGTERM: the worker marks its trial FAIL and stops
+        for worker in workers:
+            worker.join()
+        raise
+    failed = [w.name for w in workers if w.exitcode != 0]
+    if failed:
+        raise TuningError(f"{len(failed)} of {len(workers)} worker processes failed "
+                          f"({', '.join(failed)}); their messages are above")
+
+
+def _process_main(settings: StudySettings, n_trials, timeout) -> None:
+    """A local worker process: errors as one line on stderr and exit code 2, like the CLI."""
+    try:
+        _worker(settings, n_trials, timeout)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except ValueError as err:
+        print(f"atomicvad tune ({_process_name()}): {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def _process_name() -> str:
+    import multiprocessing
+
+    return multiprocessing.current_process().name
 
 
 def _replace(settings: StudySettings, **changes) -> StudySettings:

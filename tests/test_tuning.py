@@ -126,27 +126,37 @@ def test_same_seeds_propose_the_same_trials(tmp_path):
     assert first[0] == tuning.base_params(Config.for_recipe("course", batch_size=64))
 
 
-def test_killed_tune_leaves_a_failed_trial_and_the_rerun_goes_on(corpus, tmp_path):
+def test_killed_trials_end_failed_not_running(corpus, tmp_path):
+    """`atomicvad tune --jobs 2`: one worker is SIGKILLed (its trial is failed by the next
+    start), then the command gets SIGTERM (the other worker's trial fails at once)."""
     folder = tmp_path / "run"
-    process = subprocess.Popen(_tune_command(corpus, folder, "--epochs", "30", "--n-trials", "1"),
+    process = subprocess.Popen(_tune_command(corpus, folder, "--epochs", "30", "--n-trials", "2",
+                                             "--jobs", "2"),
                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    started = folder / "trials" / "trial_0" / "checkpoints" / "fold_0" / "fold.json"
+    started = [folder / "trials" / f"trial_{n}" / "checkpoints" / "fold_0" / "fold.json"
+               for n in (0, 1)]
     deadline = time.monotonic() + 240
     while process.poll() is None and time.monotonic() < deadline:
-        if started.is_file():  # the trial is training
+        if all(path.is_file() for path in started):  # both trials are training
             break
         time.sleep(0.1)
     assert process.poll() is None, process.stderr.read().decode()[-2000:]
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-    settings = _settings(corpus, folder, run="shared", epochs=30)
-    study = optuna.load_study(study_name="shared", storage=settings.storage)
-    assert study.get_trials()[0].state == TrialState.RUNNING  # what SIGKILL leaves behind
+    storage = tuning.default_storage(folder)
+    study = optuna.load_study(study_name="shared", storage=storage)
+    pids = {t.number: t.user_attrs["worker"]["pid"] for t in study.get_trials()}
+    os.kill(pids[0], signal.SIGKILL)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err.decode()[-2000:]
+    assert "atomicvad tune: interrupted" in err.decode()
+    states = [t.state for t in study.get_trials()]
+    assert states == [TrialState.RUNNING, TrialState.FAIL]  # SIGKILL leaves trial 0 running
     assert tuning.fail_dead_trials(study) == [0]
     assert study.get_trials()[0].state == TrialState.FAIL
     alive = study.ask()  # a running trial of a live process (this one) is left alone
     alive.set_user_attr("worker", tuning._process_identity())
-    assert tuning.fail_dead_trials(study) == [] and study.get_trials()[1].state == TrialState.RUNNING
+    assert tuning.fail_dead_trials(study) == [] and study.get_trials()[2].state == TrialState.RUNNING
 
 
 def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
