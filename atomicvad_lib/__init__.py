@@ -1,7 +1,7 @@
 """AtomicVAD: a ~300-parameter voice activity detector, and the library behind the course.
 
 ``import atomicvad_lib`` is cheap: it loads the configuration only. The Keras names below
-(``build_model``, ``MFCC``, ``load_published``, ...) are imported on first use, and with them
+(``build_model``, ``MFCC``, ``load_model``, ...) are imported on first use, and with them
 TensorFlow, so ``atomicvad --help`` and the course runner start in a fraction of a second. Using
 any of them (or importing ``atomicvad_lib.model``) registers the library's Keras layers, so
 ``keras.models.load_model`` then reads models saved by it.
@@ -21,7 +21,7 @@ _LAZY = {
     "GCU": "activations", "GGCU": "activations", "make_activation": "activations",
     "MFCC": "features",
     "build_model": "model", "check_waveforms": "model", "predict_speech": "model",
-    "load_published": "published",
+    "load_model": "runs",
     "SpecAugment": "spec_augment", "SpecCutout": "spec_augment",
 }
 

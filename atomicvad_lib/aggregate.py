@@ -18,7 +18,7 @@ import pandas as pd
 from .config import Config
 from .files import check_output_file, read_json
 from .metrics import fpr_key
-from .training import FoldPaths, read_training_log
+from .runs import FoldPaths, fold_indices, is_run_folder, read_training_log
 
 SUMMARY_METRICS = ("loss", "auroc", "accuracy", "f1", "f2", fpr_key())
 DDOF = 1
@@ -45,16 +45,6 @@ class RunSummary:
         return [f for f, s in self.status.items() if s == "unfinished"]
 
 
-def _fold_indices(run_dir: Path) -> set[int]:
-    found = set()
-    for parent in ("checkpoints", "backups"):
-        for folder in (run_dir / parent).glob("fold_*"):
-            suffix = folder.name[len("fold_"):]
-            if folder.is_dir() and suffix.isdigit():
-                found.add(int(suffix))
-    return found
-
-
 def _expected_folds(run_dir: Path, folds: set[int]) -> int | None:
     for fold in sorted(folds):
         path = FoldPaths(run_dir, fold).config
@@ -66,10 +56,10 @@ def _expected_folds(run_dir: Path, folds: set[int]) -> int | None:
 def load_run(run_dir) -> RunSummary:
     """Read every fold of ``run_dir`` (``experiments/<run>``) into pandas DataFrames."""
     run_dir = Path(run_dir)
-    if not (run_dir / "checkpoints").is_dir() and not (run_dir / "backups").is_dir():
+    if not is_run_folder(run_dir):
         raise FileNotFoundError(f"{run_dir} holds no checkpoints/ or backups/ folder: is it a run "
                                 f"folder made by `atomicvad train --out {run_dir}`?")
-    present = _fold_indices(run_dir)
+    present = fold_indices(run_dir)
     expected = _expected_folds(run_dir, present)
     status, rows, logs = {}, [], []
     for fold in sorted(present | set(range(expected or 0))):
@@ -101,26 +91,41 @@ def load_run(run_dir) -> RunSummary:
     return RunSummary(run_dir, folds, logs, status, expected)
 
 
-def aggregate(summary: RunSummary, metrics=SUMMARY_METRICS) -> pd.DataFrame:
-    """Mean, standard deviation (ddof=1) and count of each metric over the finished folds."""
+def aggregate(summary: RunSummary | pd.DataFrame, metrics=SUMMARY_METRICS) -> pd.DataFrame:
+    """Mean, standard deviation (ddof=1) and count of each metric over the finished folds of a
+    run, or over the rows of any table with one row per fold (or model) and a column per metric;
+    undefined values (None, NaN) are left out, not counted as 0."""
+    folds = summary.folds if isinstance(summary, RunSummary) else summary
     rows = []
     for metric in metrics:
-        values = pd.to_numeric(summary.folds[metric], errors="coerce").dropna().to_numpy(float)
+        values = pd.to_numeric(folds[metric], errors="coerce").dropna().to_numpy(float)
         rows.append({"metric": metric, "mean": values.mean() if values.size else math.nan,
                      "std": values.std(ddof=DDOF) if values.size > DDOF else math.nan,
                      "n_folds": int(values.size)})
     return pd.DataFrame(rows)
 
 
+def mean_std(mean: float, std: float) -> str:
+    """``0.9876 ± 0.0023``, with n/a for an undefined value (a single fold has no std)."""
+    return " ± ".join("n/a" if math.isnan(v) else f"{v:.4f}" for v in (mean, std))
+
+
 def format_table(table: pd.DataFrame) -> str:
     """Lines like ``auroc: 0.9876 ± 0.0023 (10 folds)``."""
-    lines = []
-    for row in table.itertuples():
-        std = "n/a" if math.isnan(row.std) else f"{row.std:.4f}"
-        mean = "n/a" if math.isnan(row.mean) else f"{row.mean:.4f}"
-        lines.append(f"{row.metric}: {mean} ± {std} ({row.n_folds} fold"
-                     f"{'s' * (row.n_folds != 1)})")
-    return "\n".join(lines)
+    return "\n".join(f"{row.metric}: {mean_std(row.mean, row.std)} ({row.n_folds} fold"
+                     f"{'s' * (row.n_folds != 1)})" for row in table.itertuples())
+
+
+def mean_std_table(tables: dict[str, pd.DataFrame], metrics=None) -> pd.DataFrame:
+    """One row per named table (e.g. ``{"this run": ..., "published checkpoints": ...}``), one
+    column per metric, each cell ``mean ± std`` over that table's rows (see ``aggregate``).
+    ``metrics``: default, the first table's columns."""
+    metrics = list(metrics or next(iter(tables.values())).columns)
+    out = {}
+    for name, table in tables.items():
+        found = aggregate(table, metrics)
+        out[name] = {row.metric: mean_std(row.mean, row.std) for row in found.itertuples()}
+    return pd.DataFrame(out).T
 
 
 def status_lines(summary: RunSummary) -> list[str]:

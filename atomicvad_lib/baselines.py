@@ -1,7 +1,7 @@
 """Baseline VADs beside AtomicVAD on the same 0.63 s windows: WebRTC VAD and Silero VAD.
 
-Both are optional (``pip install -e ".[baselines]"``); a missing one stays in the comparison table
-with a note instead of numbers.
+Both are optional (``pip install -e ".[baselines]"``), so they are imported only when asked for;
+a missing one stays in the comparison table with a note instead of numbers.
 
 - WebRTC VAD (``webrtcvad-wheels``): a Gaussian-mixture detector from the WebRTC project, which
   labels 30 ms frames of 16-bit audio. A window's score is the fraction of its 21 frames it calls
@@ -13,13 +13,24 @@ with a note instead of numbers.
 """
 from __future__ import annotations
 
+import ctypes
 import importlib.util
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import Config
+from .export import FLOAT_FILE, INT8_FILE
+from .metrics import binary_metrics
+from .pipeline import load_split
+from .runs import load_model
+from .streaming import keras_predictor, load_predictor
 
 Scorer = Callable[[np.ndarray], np.ndarray]  # (n, samples) float32 at 16 kHz -> (n,) in [0, 1]
 
@@ -97,9 +108,6 @@ def _preload_deepbind(library: str) -> None:
     symbols bind to TensorFlow's copies of shared dependencies and the process aborts
     ("free(): invalid pointer"). Once loaded with RTLD_DEEPBIND, later dlopen calls reuse it.
     """
-    import ctypes
-    import os
-
     mode = getattr(os, "RTLD_DEEPBIND", 0) | getattr(os, "RTLD_LOCAL", 0)
     ctypes.CDLL(library, mode=mode)
 
@@ -141,8 +149,6 @@ def silero_detector(reduce: str = "max", sample_rate: int = 16000) -> Detector:
 
 def keras_detector(model, name: str = "AtomicVAD (Keras float32)",
                    file: str | Path | None = None) -> Detector:
-    from .streaming import keras_predictor
-
     size = Path(file).stat().st_size if file and Path(file).is_file() else None
     return Detector(name, keras_predictor(model), int(model.count_params()), size,
                     note="file: .keras archive" if size else "")
@@ -150,13 +156,9 @@ def keras_detector(model, name: str = "AtomicVAD (Keras float32)",
 
 def litert_detector(path: str | Path, parameters: int | None = None,
                     name: str | None = None) -> Detector:
-    from .streaming import load_predictor
-
-    from .export import FLOAT_FILE, INT8_FILE, MIXED_FILE
-
     path = Path(path)
     runner = load_predictor(path)
-    kinds = {FLOAT_FILE: "float32", INT8_FILE: "int8", MIXED_FILE: "int8 + float LN"}
+    kinds = {FLOAT_FILE: "float32", INT8_FILE: "int8"}
     label = name or f"AtomicVAD LiteRT {kinds.get(path.name, path.stem)}"
     return Detector(label, runner, parameters, path.stat().st_size,
                     note="MFCCs in NumPy, one window per invoke")
@@ -168,16 +170,6 @@ def default_detectors(silero_reduce: str = "max", webrtc_mode: int = 3) -> list[
 
 
 # ---------------------------------------------------------------------------- comparison
-
-
-def window_scores(labels: np.ndarray, scores: np.ndarray, threshold: float = 0.5) -> dict:
-    """AUROC of the scores, and F1 and F2 of ``scores >= threshold`` (speech is the positive
-    class), from ``atomicvad_lib.metrics`` like every other number of the course."""
-    from .metrics import binary_metrics
-
-    found = binary_metrics(labels, scores, threshold)
-    return {"AUROC": np.nan if found["auroc"] is None else found["auroc"],
-            "F1": found["f1"], "F2": found["f2"]}
 
 
 def latency_per_window(score: Scorer, windows: np.ndarray, repeats: int = 30) -> float:
@@ -195,11 +187,10 @@ def latency_per_window(score: Scorer, windows: np.ndarray, repeats: int = 30) ->
 
 def compare(detectors: list[Detector], waveforms: np.ndarray, labels: np.ndarray,
             threshold: float = 0.5, latency_repeats: int = 30, progress: bool = True):
-    """A pandas DataFrame, one row per detector: AUROC, F1, F2 (at ``threshold``), parameters,
-    file size and latency per window. Detectors that are not installed get a row with a note."""
-    import pandas as pd
-    from tqdm.auto import tqdm
-
+    """A pandas DataFrame, one row per detector: AUROC, F1, F2 (at ``threshold``; speech is the
+    positive class; from ``metrics.binary_metrics`` like every other number of the course),
+    parameters, file size and latency per window. Detectors that are not installed get a row
+    with a note. The column names are headings for people, as the table is printed."""
     waveforms = np.asarray(waveforms, dtype=np.float32)
     labels = np.asarray(labels).astype(int)
     rows = []
@@ -210,7 +201,9 @@ def compare(detectors: list[Detector], waveforms: np.ndarray, labels: np.ndarray
                "latency (ms/window)": np.nan, "note": det.note}
         if det.available:
             scores = np.asarray(det.score(waveforms), dtype=np.float64).reshape(-1)
-            row.update(window_scores(labels, scores, threshold))
+            found = binary_metrics(labels, scores, threshold)
+            row.update({"AUROC": np.nan if found["auroc"] is None else found["auroc"],
+                        "F1": found["f1"], "F2": found["f2"]})
             row["latency (ms/window)"] = latency_per_window(det.score, waveforms, latency_repeats)
         rows.append(row)
     table = pd.DataFrame(rows).set_index("detector")
@@ -233,18 +226,12 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import pandas as pd
-
-    from .config import Config
-    from .pipeline import load_split
-
     config = Config()
     windows = load_split(Path(args.data_dir or config.data_dir), args.split, config)
     detectors = default_detectors(args.silero_reduce, args.webrtc_mode)
     parameters = None
     if args.model:
-        from .export import load_model_file
-        model = load_model_file(args.model)
+        model = load_model(args.model)
         parameters = int(model.count_params())
         detectors.append(keras_detector(model, file=args.model))
     detectors += [litert_detector(p, parameters) for p in args.tflite]

@@ -1,5 +1,7 @@
-"""The ``atomicvad`` command. Each subcommand lives in the module that owns its logic and
-provides ``add_arguments(parser)``, which sets ``func`` to a ``run(args) -> int``.
+"""The ``atomicvad`` command. Each subcommand lives in the module that owns its logic, named in
+``COMMANDS`` as ``module:function``: that function (``add_arguments(parser)`` by convention) adds
+the command's options and sets ``func`` to a ``run(args) -> int``. A command's module is imported
+only when the command runs, so ``atomicvad --help`` does not load TensorFlow.
 
 One error style for every command: an expected error (``ValueError``, ``OSError`` and the
 library's errors, which derive from ``ValueError``) prints ``atomicvad <command>: <message>`` on
@@ -16,20 +18,32 @@ import shlex
 import sys
 import traceback
 
-# subcommand -> (module, one-line help); modules are imported only when their command runs.
+# subcommand -> ("module:function" that adds its arguments, one-line help)
 COMMANDS = {
-    "check": ("atomicvad_lib.checks", "print package versions; exit 1 if any is missing or old"),
-    "export": ("atomicvad_lib.export", "write float32 and int8 LiteRT files of a model; compare their AUROC"),
-    "stream": ("atomicvad_lib.streaming", "speech segments of an audio file of any length (CSV, RTTM, figure)"),
-    "baselines": ("atomicvad_lib.baselines", "WebRTC and Silero VAD beside AtomicVAD on the test windows"),
-    "course": ("atomicvad_lib.course", "run every notebook headless on data_samples/ (runs/course/)"),
-    "sweep": ("atomicvad_lib.sweep", "train one fold per seed with notebook 05, then run notebook 06"),
-    "validate": ("atomicvad_lib.manifest", "check manifests line by line; list every problem"),
-    "prepare": ("atomicvad_lib.prepare", "build the six balanced manifests from downloaded corpora"),
-    "train": ("atomicvad_lib.training", "train one fold (seed) with the paper's recipe; resumes after a kill"),
-    "evaluate": ("atomicvad_lib.evaluation", "SPI/SWI scores and metrics of a model on any manifest"),
-    "aggregate": ("atomicvad_lib.aggregate", "mean ± std of the test metrics over a run's folds"),
-    "tune": ("atomicvad_lib.tuning", "search hyperparameters with Optuna (validation AUROC of one fold)"),
+    "check": ("atomicvad_lib.checks:add_arguments",
+              "print package versions; exit 1 if any is missing or old"),
+    "export": ("atomicvad_lib.export:add_arguments",
+               "write float32 and int8 LiteRT files of a model; compare their AUROC"),
+    "stream": ("atomicvad_lib.streaming:add_arguments",
+               "speech segments of an audio file of any length (CSV, RTTM, figure)"),
+    "baselines": ("atomicvad_lib.baselines:add_arguments",
+                  "WebRTC and Silero VAD beside AtomicVAD on the test windows"),
+    "course": ("atomicvad_lib.course:add_arguments",
+               "run every notebook headless on data_samples/ (runs/course/)"),
+    "sweep": ("atomicvad_lib.course:add_sweep_arguments",
+              "train one fold per seed with notebook 05, then run notebook 06"),
+    "validate": ("atomicvad_lib.manifest:add_arguments",
+                 "check manifests line by line; list every problem"),
+    "prepare": ("atomicvad_lib.prepare:add_arguments",
+                "build the six balanced manifests from downloaded corpora"),
+    "train": ("atomicvad_lib.training:add_arguments",
+              "train one fold (seed) with the paper's recipe; resumes after a kill"),
+    "evaluate": ("atomicvad_lib.evaluation:add_arguments",
+                 "SPI/SWI scores and metrics of a model on any manifest"),
+    "aggregate": ("atomicvad_lib.aggregate:add_arguments",
+                  "mean ± std of the test metrics over a run's folds"),
+    "tune": ("atomicvad_lib.tuning:add_arguments",
+             "search hyperparameters with Optuna (validation AUROC of one fold)"),
 }
 EXPECTED_ERRORS = (ValueError, OSError)  # ConfigError, ManifestError, AudioError, ... are ValueErrors
 ERROR_EXIT = 2
@@ -55,10 +69,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     common = _debug_option()
     parser = _Parser(prog="atomicvad", description="AtomicVAD course tools", parents=[common])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (target, help_text) in COMMANDS.items():
         child = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         if name == command:
-            importlib.import_module(module).add_arguments(child)
+            module, function = target.split(":")
+            getattr(importlib.import_module(module), function)(child)
     return parser
 
 
@@ -76,7 +91,7 @@ def _new_line() -> None:
 
 
 def _interrupted(command: str, argv: list[str], args) -> None:
-    module = importlib.import_module(COMMANDS[command][0])
+    module = importlib.import_module(COMMANDS[command][0].split(":")[0])
     describe = getattr(module, "describe_interrupt", None)
     where = None
     if describe is not None and args is not None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,6 +19,13 @@ OPTIMIZERS = ("adamw", "sgd")
 # over warmup_fraction of the steps, then one cosine decay to 0; triangular: Smith's cyclic
 # learning rate between cycle_min_fraction * learning_rate and learning_rate.
 SCHEDULES = ("cosine_restarts", "warmup_cosine", "triangular")
+# The settings of the MFCC front-end: the MFCC layer, its NumPy port and the exported frontend.json
+# hold exactly these.
+FRONTEND_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "window", "n_mels", "n_mfcc",
+                 "fmin", "fmax", "top_db")
+# Settings that change where or how fast a run goes, never its results: ignored when a run
+# folder's recorded config is compared with a new one.
+RESULT_NEUTRAL_KEYS = ("cache",)
 
 
 # Settings a recipe changes on top of the paper's defaults. The paper's recipe (heavy SpecAugment
@@ -135,6 +144,10 @@ class Config:
     def n_frames(self) -> int:
         """MFCC frames per window (centred STFT): 1 + samples // hop."""
         return 1 + self.window_samples // self.hop_length
+
+    def frontend(self) -> dict[str, Any]:
+        """The front-end settings (``FRONTEND_KEYS``), as the MFCC layer takes them."""
+        return {key: getattr(self, key) for key in FRONTEND_KEYS}
 
     # checks -----------------------------------------------------------------
     def validate(self) -> None:
@@ -272,10 +285,33 @@ class Config:
         return cls.from_dict(data)
 
 
+def fold_for_seed(seed: int, position: int = 0) -> int:
+    """The fold a seed trains: its index among the paper's seeds (fold i uses PAPER_SEEDS[i]),
+    or ``len(PAPER_SEEDS) + position`` for another seed (its place in a sweep's list)."""
+    seed = int(seed)
+    return PAPER_SEEDS.index(seed) if seed in PAPER_SEEDS else len(PAPER_SEEDS) + int(position)
+
+
+def config_differences(recorded: Config, requested: Config,
+                       ignore=RESULT_NEUTRAL_KEYS) -> dict[str, tuple]:
+    """``{key: (recorded value, requested value)}`` for every setting that differs."""
+    a, b = recorded.to_dict(), requested.to_dict()
+    out = {}
+    for key in a:
+        if key in ignore or a[key] == b[key]:
+            continue
+        if key == "data_dir" and Path(a[key]).resolve() == Path(b[key]).resolve():
+            continue
+        out[key] = (a[key], b[key])
+    return out
+
+
+def describe_differences(differences: dict[str, tuple]) -> str:
+    return "; ".join(f"{k}: recorded {v[0]!r}, requested {v[1]!r}" for k, v in differences.items())
+
+
 def _check_keys(keys) -> None:
     """ConfigError naming every unknown key (with the nearest known one, when close)."""
-    import difflib
-
     known = [f.name for f in fields(Config)]
     unknown = sorted(set(keys) - set(known))
     if unknown:
@@ -288,8 +324,6 @@ def _check_keys(keys) -> None:
 def _init_checking_keys(init):
     """The dataclass ``__init__``, raising ConfigError (not TypeError) for an unknown key, as
     ``Config.from_dict`` does."""
-    import functools
-
     @functools.wraps(init)
     def __init__(self, *args, **kwargs):
         _check_keys(kwargs)

@@ -118,3 +118,12 @@ def with_fast_depthwise(model: keras.Model) -> keras.Model:
         if type(layer) is keras.layers.DepthwiseConv2D:
             layer.__class__ = FastDepthwiseConv2D
     return model
+
+
+def with_stock_depthwise(model: keras.Model) -> keras.Model:
+    """The inverse of :func:`with_fast_depthwise`: every FastDepthwiseConv2D back on the stock
+    class and TensorFlow's native kernel (benchmarks compare the two). Changed in place."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if isinstance(layer, FastDepthwiseConv2D):
+            layer.__class__ = keras.layers.DepthwiseConv2D
+    return model

@@ -14,7 +14,6 @@ local process pool.
 from __future__ import annotations
 
 import argparse
-import json
 import multiprocessing
 import os
 import sys
@@ -24,14 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .config import PAPER_SEEDS
-from .paths import repo_root
+import papermill
+import yaml
+from jupyter_client.manager import AsyncKernelManager
+from tqdm.auto import tqdm
+
+from .config import PAPER_SEEDS, fold_for_seed
+from .paths import FIGURES_ENV, HEADLESS_ENV, repo_root
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
              "05_training", "06_results_analysis", "07_deployment_and_streaming",
              "08_hyperparameter_search")
 TRAINING, ANALYSIS = "05_training", "06_results_analysis"
-HEADLESS_ENV, FIGURES_ENV = "ATOMICVAD_HEADLESS", "ATOMICVAD_FIGURES"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores (notebook 05's own defaults train longer). Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
@@ -61,51 +64,6 @@ class NotebookRun:
         return f"FAILED  {label}: {self.error}\n        see the executed copy {self.output}"
 
 
-def fold_for_seed(seed: int, position: int = 0) -> int:
-    """The fold a seed trains: its index among the paper's seeds (fold i uses PAPER_SEEDS[i]),
-    or ``len(PAPER_SEEDS) + position`` for another seed (its place in the sweep's list)."""
-    seed = int(seed)
-    return PAPER_SEEDS.index(seed) if seed in PAPER_SEEDS else len(PAPER_SEEDS) + int(position)
-
-
-def subset_manifests(data_dir: str | Path, out_dir: str | Path, per_manifest: int,
-                     seed: int = 0) -> Path:
-    """Write the six balanced manifests of ``data_dir`` to ``out_dir`` with at most
-    ``per_manifest`` entries each (a seeded random choice, in manifest order); audio paths point
-    at the original files. For quick runs; returns ``out_dir``."""
-    import numpy as np
-
-    from .manifest import SPLITS, read_manifest, split_manifests, write_manifest
-
-    out_dir = Path(out_dir)
-    rng = np.random.default_rng(seed)
-    for split in SPLITS:
-        sources, targets = split_manifests(data_dir, split), split_manifests(out_dir, split)
-        for label, source in sources.items():
-            entries = read_manifest(source)
-            if len(entries) > per_manifest:
-                keep = np.sort(rng.choice(len(entries), per_manifest, replace=False))
-                entries = [entries[i] for i in keep]
-            write_manifest(targets[label], entries)
-    return out_dir
-
-
-def best_checkpoint(experiments_root: str | Path | None = None) -> Path | None:
-    """Of the newest run under ``experiments_root`` (default ``experiments/``), the fold whose
-    ``best.keras`` has the highest *validation* AUROC, never chosen on the test split; the newest
-    checkpoint when no fold has finished; None when there is none."""
-    root = Path(experiments_root or repo_root() / "experiments")
-    found = sorted(root.glob("*/checkpoints/fold_*/best.keras"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        return None
-    scored = []
-    for metrics in sorted(found[-1].parents[1].glob("fold_*/metrics.json")):
-        auroc = json.loads(metrics.read_text()).get("validation", {}).get("auroc")
-        if auroc is not None and (metrics.parent / "best.keras").is_file():
-            scored.append((auroc, metrics.parent.name, metrics.parent / "best.keras"))
-    return max(scored)[2] if scored else found[-1]
-
-
 def notebooks_dir() -> Path:
     return repo_root() / "notebooks"
 
@@ -119,8 +77,6 @@ def notebook_path(name: str) -> Path:
 
 def declared_parameters(notebook: Path) -> dict[str, Any]:
     """The notebook's ``parameters`` cell as papermill sees it: name -> default (as written)."""
-    import papermill
-
     return {name: info["default"] for name, info in papermill.inspect_notebook(str(notebook)).items()}
 
 
@@ -132,8 +88,6 @@ def _logged_kernel_manager(log_path: Path):
     shutdown); on a student's terminal it reads as failures. The notebook's own outputs and
     errors do not pass through it: they are in the executed notebook.
     """
-    from jupyter_client.manager import AsyncKernelManager
-
     class LoggedKernelManager(AsyncKernelManager):
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             log = open(log_path, "ab")  # the kernel process keeps its own copy of the descriptor
@@ -154,8 +108,6 @@ def execute(notebook: str | Path, output: str | Path, parameters: dict[str, Any]
     thread pools (for several runs side by side). Failures are returned, not raised. What the
     kernel process itself prints goes to ``<output>.kernel.log``, kept when the run fails.
     """
-    import papermill
-
     notebook, output = Path(notebook), Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     env = {HEADLESS_ENV: "1"}
@@ -273,8 +225,6 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
     ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``. With ``scheduler``
     (a Dask scheduler's address) the seeds run as tasks on that cluster and ``jobs`` is unused.
     """
-    from tqdm.auto import tqdm
-
     root = repo_root()
     out_dir = Path(runs_root or root / "runs") / run
     run_dir = Path(experiments_root or root / "experiments") / run
@@ -388,8 +338,6 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
 
 # --- command line --------------------------------------------------------------------------------
 def _parameter_pairs(pairs: Sequence[Sequence[str]] | None) -> dict[str, Any]:
-    import yaml
-
     out = {}
     for key, value in pairs or ():
         try:

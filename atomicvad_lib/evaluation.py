@@ -8,7 +8,7 @@
   median and by their mean.
 
 A segment shorter than a window is zero-padded when it falls short by at most 10 % of a window
-(the rule the data pipeline applies) and is an error otherwise, unless ``pad_short`` pads it too.
+(``pipeline.decode_window``'s rule) and is an error otherwise, unless ``pad_short`` pads it too.
 Windows are predicted in batches of a fixed size, and the MFCC front-end floors each window on
 its own, so no score depends on the batch size or on the other segments.
 
@@ -20,7 +20,6 @@ against every background segment of the evaluation.
 from __future__ import annotations
 
 import argparse
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,46 +28,24 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .audio import MAX_PAD_FRACTION, load_audio
-from .config import Config
-from .files import check_output_dir
+from .config import FRONTEND_KEYS, Config, config_differences, describe_differences
+from .files import check_output_dir, write_json_atomic
 from .manifest import ManifestEntry, read_manifest, split_manifests
 from .metrics import binary_metrics, speech_auroc
 from .model import predict_speech
-from .published import load_published
-from .runinfo import write_json_atomic
-from .training import config_differences, describe_differences, load_trained_model
+from .pipeline import ShortSegmentError, decode_window
+from .runs import is_published_archive, load_model
 
 DEFAULT_OVERLAP = 0.875
 DEFAULT_BATCH_SIZE = 256
 SCORES = {"spi": ("spi",), "swi": ("swi_median", "swi_mean")}
-FRONT_END_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "window", "n_mels",
-                  "n_mfcc", "fmin", "fmax", "top_db")
 
 
 class EvaluationError(ValueError):
     """The model, config or data cannot be evaluated as asked; the message says why."""
 
 
-# model --------------------------------------------------------------------------------------------
-def is_published_archive(path) -> bool:
-    """Whether a ``.keras`` archive uses the authors' ``Custom>`` layer names."""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return '"Custom>' in archive.read("config.json").decode("utf-8", "replace")
-    except (zipfile.BadZipFile, KeyError) as err:
-        raise EvaluationError(f"{path} is not a Keras .keras archive ({err})") from None
-
-
-def load_model(path) -> keras.Model:
-    """A model saved by this library or a published AtomicVAD checkpoint, for inference."""
-    path = Path(path)
-    if not path.is_file():
-        raise EvaluationError(f"no model at {path}: pass a .keras file, e.g. "
-                              f"experiments/<run>/checkpoints/fold_<i>/best.keras")
-    return load_published(path) if is_published_archive(path) else load_trained_model(path)
-
-
+# model and config -------------------------------------------------------------------------------
 def resolve_config(model_path, config: Config | None = None) -> Config:
     """The config to evaluate ``model_path`` with: the one recorded beside it (``config.yaml`` in
     a fold folder) unless ``config`` is given, which must then agree with the recorded one."""
@@ -96,7 +73,7 @@ def check_model_matches(model: keras.Model, config: Config, model_path="the mode
         return
     found = front.get_config()
     wanted = config.to_dict()
-    differ = {k: (found[k], wanted[k]) for k in FRONT_END_KEYS if k in found and found[k] != wanted[k]}
+    differ = {k: (found[k], wanted[k]) for k in FRONTEND_KEYS if k in found and found[k] != wanted[k]}
     if differ:
         raise EvaluationError(f"{model_path} computes its MFCCs with other settings than the "
                               f"config: {describe_differences(differ).replace('recorded', 'model')}")
@@ -130,19 +107,12 @@ def sliding_windows(audio: np.ndarray, window: int, hop: int) -> np.ndarray:
 
 def load_segment(entry: ManifestEntry, config: Config, pad_short: bool = False,
                  first_window_only: bool = False) -> np.ndarray:
-    """A segment's audio (or just its first window), zero-padded to one window when short."""
-    window = config.window_seconds
-    short_by = window - entry.duration
-    if short_by > MAX_PAD_FRACTION * window + 1e-9 and not pad_short:
-        raise EvaluationError(f"{entry.audio_filepath} (manifest {entry.where}): segment lasts "
-                              f"{entry.duration:.3f} s, shorter than one {window:.2f} s window: "
-                              f"drop the line, or pass --pad-short to zero-pad it")
-    duration = min(entry.duration, window) if first_window_only else entry.duration
-    audio = load_audio(entry.audio_filepath, entry.offset, duration, config.sample_rate,
-                       manifest=entry.manifest, line=entry.line)
-    if audio.size < config.window_samples:
-        audio = np.pad(audio, (0, config.window_samples - audio.size))
-    return audio[:config.window_samples] if first_window_only else audio
+    """A segment's audio (or just its first window), zero-padded to one window when short
+    (``pipeline.decode_window``); EvaluationError, naming ``--pad-short``, when it is too short."""
+    try:
+        return decode_window(entry, config, pad_short, whole=not first_window_only)
+    except ShortSegmentError as err:
+        raise EvaluationError(f"{err}, or pass --pad-short to zero-pad it") from None
 
 
 # scoring ------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""LiteRT (TFLite) export: float32, full-integer int8 and int8 with float layer norm; inference.
+"""LiteRT (TFLite) export: float32 and full-integer int8; inference with the exported files.
 
 The exported graphs start at the MFCC image (batch, 64, 64, 1) and end at the softmax, as on a
 microcontroller, which computes the MFCCs itself (``atomicvad_lib.mfcc_numpy`` is the reference for
@@ -25,9 +25,8 @@ channels share one scale. The rewrite, equal to the model in float (to float rou
   gets its own int8 scale and c0 sets the scale of the first band only.
 
 Every op has an int8 kernel (also in TFLite Micro): the graph stays full-integer except the cosines.
-It has more ops (~270 instead of 47) but the same multiply-adds. The third file,
-``atomicvad_int8_float_norm.tflite``, is the earlier workaround for comparison: the plain graph with
-the two layer normalisations (and the cosines) in float32; its input and output are float32.
+It has more ops (~270 instead of 47) but the same multiply-adds. (An earlier workaround, the plain
+graph with the two layer normalisations kept in float32, is gone: the README keeps its numbers.)
 """
 from __future__ import annotations
 
@@ -36,7 +35,6 @@ import functools
 import itertools
 import json
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,23 +42,32 @@ import keras
 import numpy as np
 import tensorflow as tf
 from keras import ops
+from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+from threadpoolctl import ThreadpoolController
+from tqdm.auto import tqdm
 
+from .config import Config
 from .conv import FastDepthwiseConv2D
 from .features import MFCC
 from .files import check_output_dir
-from .mfcc_numpy import FrontEndSpec, mfcc
+from .manifest import split_manifests
+from .metrics import speech_auroc
+from .mfcc_numpy import FrontendSpec, mfcc
+from .model import check_waveforms
+from .pipeline import load_split, load_windows
+from .runs import load_model
 from .spec_augment import SpecAugment, SpecCutout
 
 FLOAT_FILE = "atomicvad_float32.tflite"
 INT8_FILE = "atomicvad_int8.tflite"
-MIXED_FILE = "atomicvad_int8_float_norm.tflite"
 FRONTEND_FILE = "frontend.json"
 REPORT_FILE = "export_report.json"
 MAX_AUROC_DROP = 0.01  # the course's budget for quantisation
 
 
 def _interpreter_class():
-    """LiteRT's interpreter (``ai-edge-litert``), or TensorFlow's copy of it when that is absent."""
+    """LiteRT's interpreter (``ai-edge-litert``), or TensorFlow's copy of it when that is absent.
+    (Imported here: ai-edge-litert is an optional extra.)"""
     try:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:  # pragma: no cover - depends on the environment
@@ -69,25 +76,6 @@ def _interpreter_class():
 
 
 # ---------------------------------------------------------------------------- models
-
-
-def load_model_file(path: str | Path) -> keras.Model:
-    """A ``.keras`` file trained with this library, or one of the authors' published checkpoints."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no model at {path}: pass a .keras file written by training "
-                                f"(experiments/<run>/checkpoints/fold_<i>/best.keras)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            published = "Custom>Spectrogram" in archive.read("config.json").decode("utf-8")
-    except (zipfile.BadZipFile, KeyError) as err:
-        raise ValueError(f"{path} is not a Keras 3 .keras archive ({err}): "
-                         f"save models with model.save('name.keras')") from None
-    if published:
-        from .published import load_published
-        return load_published(path)
-    from .training import load_trained_model
-    return load_trained_model(path)
 
 
 def frontend_layer(model: keras.Model) -> MFCC:
@@ -310,8 +298,6 @@ def frontend_free_head(model: keras.Model) -> keras.Model:
 
 
 def _frozen_function(head: keras.Model, batch_size: int = 1):
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
     spec = tf.TensorSpec((batch_size, *head.input_shape[1:]), tf.float32, name="mfcc")
     function = tf.function(lambda x: head(x, training=False), input_signature=[spec])
     # Freezing turns variable reads into constants; otherwise the calibrator meets READ_VARIABLE.
@@ -351,52 +337,13 @@ def _int8_converter(head: keras.Model, calibration: np.ndarray):
     return converter
 
 
-def _layer_norm_nodes(head: keras.Model) -> list[str]:
-    """Output tensor names of the float graph's layer-normalisation ops."""
-    import re
-
-    names = [layer.name for layer in head.layers if isinstance(layer, _ExplicitLayerNorm)]
-    if not names:
-        return []
-    pattern = re.compile("/(" + "|".join(map(re.escape, names)) + r")(_\d+)?/")
-    interpreter = _interpreter_class()(model_content=convert_float(head))
-    tensors = {t["index"]: t["name"] for t in interpreter.get_tensor_details()}
-    return [tensors[op["outputs"][0]] for op in interpreter._get_ops_details()
-            if pattern.search(tensors[op["outputs"][0]])]
-
-
-def convert_int8_float_norm(head: keras.Model, calibration: np.ndarray) -> bytes:
-    """int8 graph with the layer normalisations left in float32 (selective quantisation).
-
-    Uses TensorFlow's quantisation debugger, which can deny-list nodes; input and output stay
-    float32 (the graph quantises its input itself).
-    """
-    calibration = np.asarray(calibration, dtype=np.float32)
-
-    converter = _int8_converter(head, calibration)
-    options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_nodes=_layer_norm_nodes(head))
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=converter.representative_dataset,
-        debug_options=options)
-    return debugger.get_nondebug_quantized_model()
-
-
 def representative_features(waveforms: np.ndarray, frontend: MFCC, count: int = 300,
                             seed: int = 0, batch_size: int = 256) -> np.ndarray:
     """MFCC images of ``count`` windows drawn (without replacement, seeded) from ``waveforms``."""
     waveforms = np.asarray(waveforms, dtype=np.float32)
     rng = np.random.default_rng(seed)
     pick = np.sort(rng.choice(len(waveforms), size=min(count, len(waveforms)), replace=False))
-    return compute_features(waveforms[pick], frontend, batch_size)
-
-
-def compute_features(waveforms: np.ndarray, frontend: MFCC, batch_size: int = 256) -> np.ndarray:
-    """The Keras front-end over (n, samples) windows, in batches: (n, 64, 64, 1) float32."""
-    parts = [np.asarray(frontend(waveforms[i:i + batch_size]))
-             for i in range(0, len(waveforms), batch_size)]
-    return np.concatenate(parts) if parts else np.zeros((0, *frontend.compute_output_shape(
-        (None, waveforms.shape[1]))[1:]), np.float32)
+    return frontend.images(waveforms[pick], batch_size)
 
 
 # ---------------------------------------------------------------------------- inference
@@ -405,7 +352,6 @@ def compute_features(waveforms: np.ndarray, frontend: MFCC, batch_size: int = 25
 @functools.lru_cache(maxsize=1)
 def _blas_controller():
     """threadpoolctl's view of the loaded BLAS libraries, built once (it scans them: ~8 ms)."""
-    from threadpoolctl import ThreadpoolController
     return ThreadpoolController()
 
 
@@ -416,7 +362,7 @@ class LiteRTModel:
     ``(q - zero_point) * scale``. The graph takes one window per invoke, as a device does.
     """
 
-    def __init__(self, path_or_bytes, frontend: FrontEndSpec | None = None, num_threads: int = 1):
+    def __init__(self, path_or_bytes, frontend: FrontendSpec | None = None, num_threads: int = 1):
         if isinstance(path_or_bytes, (bytes, bytearray)):
             self.path, content = None, bytes(path_or_bytes)
         else:
@@ -429,7 +375,7 @@ class LiteRTModel:
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
         self.output = self.interpreter.get_output_details()[0]
-        self.frontend = frontend or FrontEndSpec()
+        self.frontend = frontend or FrontendSpec()
 
     @property
     def is_quantized(self) -> bool:
@@ -469,7 +415,6 @@ class LiteRTModel:
 
     def predict_waveforms(self, waveforms: np.ndarray) -> np.ndarray:
         """(n, 2) probabilities for (n, samples) windows, MFCCs computed with NumPy."""
-        from .model import check_waveforms
         samples = (self.input["shape"][2] - 1) * self.frontend.hop_length
         x = check_waveforms(waveforms, samples)
         # In slices (the float64 STFT of one window takes ~260 kB), and with a single-threaded
@@ -514,7 +459,6 @@ class ExportResult:
     out_dir: Path
     float_path: Path
     int8_path: Path
-    int8_float_norm_path: Path
     report: dict
 
 
@@ -530,23 +474,21 @@ def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms:
     """
     out_dir = check_output_dir(out_dir)
     frontend = frontend_layer(model)
-    spec = FrontEndSpec.from_layer(frontend)
+    spec = FrontendSpec.from_layer(frontend)
     head = inference_head(model)
     out_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
     calibration = representative_features(calibration_waveforms, frontend, calibration_count, seed)
-    float_path, int8_path, mixed_path = out_dir / FLOAT_FILE, out_dir / INT8_FILE, out_dir / MIXED_FILE
+    float_path, int8_path = out_dir / FLOAT_FILE, out_dir / INT8_FILE
     float_path.write_bytes(convert_float(head))
     int8_path.write_bytes(convert_int8(int8_head(model), calibration))
-    mixed_path.write_bytes(convert_int8_float_norm(head, calibration))
     int8 = LiteRTModel(int8_path, spec)
     report = {
         "source": source or model.name,
         "parameters": int(model.count_params()),
         "files": {"float32": {"file": FLOAT_FILE, "bytes": float_path.stat().st_size},
-                  "int8": {"file": INT8_FILE, "bytes": int8_path.stat().st_size},
-                  "int8_float_norm": {"file": MIXED_FILE, "bytes": mixed_path.stat().st_size}},
+                  "int8": {"file": INT8_FILE, "bytes": int8_path.stat().st_size}},
         "calibration": {"windows": int(len(calibration)), "seed": int(seed),
                         "mfcc_min": float(calibration.min()), "mfcc_max": float(calibration.max())},
         "int8_input_quantization": {"scale": float(int8.input["quantization"][0]),
@@ -555,43 +497,42 @@ def export_model(model: keras.Model, out_dir: str | Path, calibration_waveforms:
                                      "zero_point": int(int8.output["quantization"][1])},
         "int8_float_ops": float_ops(int8_path),
         "int8_ops": len(op_names(int8_path)),
-        "int8_float_norm_float_ops": sorted(set(float_ops(mixed_path))),
         "convert_seconds": round(time.perf_counter() - started, 2),
     }
     if test_waveforms is not None:
-        report["test"] = compare_on(head, {"float32": float_path, "int8": int8_path,
-                                           "int8_float_norm": mixed_path}, frontend, spec,
-                                    test_waveforms, test_labels, progress=progress)
+        report["test"] = compare_on(head, {"float32": float_path, "int8": int8_path}, frontend,
+                                    spec, test_waveforms, test_labels, progress=progress)
     (out_dir / FRONTEND_FILE).write_text(json.dumps(
         {**spec.to_dict(), "input": "float32 mono waveform at sample_rate, one window",
          "output": "(n_mfcc, frames, 1) float32 MFCC image, the input of the .tflite graphs",
          "reference": "atomicvad_lib/mfcc_numpy.py"}, indent=2) + "\n")
     (out_dir / REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n")
-    return ExportResult(out_dir, float_path, int8_path, mixed_path, report)
+    return ExportResult(out_dir, float_path, int8_path, report)
 
 
 def compare_on(head, files: dict, frontend, spec, waveforms, labels, progress: bool = True) -> dict:
     """AUROC of the Keras head and of each LiteRT file on labelled windows, and their agreement."""
-    from tqdm.auto import tqdm
-
-    from .baselines import window_scores
-
     labels = np.asarray(labels).astype(int)
-    features = compute_features(np.asarray(waveforms, np.float32), frontend)
+    features = frontend.images(waveforms)
     keras_prob = np.asarray(head.predict(features, batch_size=256, verbose=0))[:, 1]
     out = {"windows": int(len(labels)), "speech": int(labels.sum()),
-           "auroc_keras": window_scores(labels, keras_prob)["AUROC"]}
+           "auroc_keras": _auroc(labels, keras_prob)}
     for name, path in files.items():
         runner = LiteRTModel(path, spec)
         prob = np.concatenate([runner.predict_features(features[i:i + 64])[:, 1]
                                for i in tqdm(range(0, len(features), 64), desc=f"LiteRT {name}",
                                              disable=not progress, leave=False)])
-        out[f"auroc_{name}"] = window_scores(labels, prob)["AUROC"]
+        out[f"auroc_{name}"] = _auroc(labels, prob)
         out[f"max_abs_diff_{name}_vs_keras"] = float(np.abs(prob - keras_prob).max())
         out[f"mean_abs_diff_{name}_vs_keras"] = float(np.abs(prob - keras_prob).mean())
         if name != "float32":
             out[f"{name}_auroc_drop"] = out["auroc_keras"] - out[f"auroc_{name}"]
     return out
+
+
+def _auroc(labels, prob) -> float:
+    auroc = speech_auroc(labels, prob)
+    return float("nan") if auroc is None else auroc  # one class only
 
 
 # ---------------------------------------------------------------------------- command line
@@ -613,13 +554,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from .config import Config
-    from .manifest import split_manifests
-    from .pipeline import load_split, load_windows
-
     check_output_dir(args.out)  # before the model and the data are loaded
     config = Config()
-    model = load_model_file(args.model)
+    model = load_model(args.model)
     if args.train_manifest:
         calibration = load_windows([Path(p) for p in args.train_manifest], config).waveforms
     else:
@@ -641,8 +578,7 @@ def run(args: argparse.Namespace) -> int:
 def format_report(report: dict) -> str:
     files = report["files"]
     lines = [f"model: {report['source']} ({report['parameters']} parameters)",
-             f"float32: {files['float32']['bytes']:,} bytes   int8: {files['int8']['bytes']:,} bytes"
-             f"   int8 + float layer norm: {files['int8_float_norm']['bytes']:,} bytes",
+             f"float32: {files['float32']['bytes']:,} bytes   int8: {files['int8']['bytes']:,} bytes",
              f"int8 input scale {report['int8_input_quantization']['scale']:.4g}, "
              f"zero point {report['int8_input_quantization']['zero_point']}; "
              f"ops in float inside the int8 graph: {', '.join(report['int8_float_ops']) or 'none'}"]
@@ -650,11 +586,8 @@ def format_report(report: dict) -> str:
     if test:
         lines.append(f"AUROC on {test['windows']} test windows: Keras {test['auroc_keras']:.4f}, "
                      f"float32 {test['auroc_float32']:.4f}, int8 {test['auroc_int8']:.4f} "
-                     f"(drop {test['int8_auroc_drop']:+.4f}), int8 + float layer norm "
-                     f"{test['auroc_int8_float_norm']:.4f} (drop {test['int8_float_norm_auroc_drop']:+.4f})")
-        over = [name for name in ("int8", "int8_float_norm")
-                if test[f"{name}_auroc_drop"] > MAX_AUROC_DROP]
-        if over:
-            lines.append(f"warning: AUROC drop above {MAX_AUROC_DROP} for {', '.join(over)}: "
-                         f"deploy a variant within it, or float32")
+                     f"(drop {test['int8_auroc_drop']:+.4f})")
+        if test["int8_auroc_drop"] > MAX_AUROC_DROP:
+            lines.append(f"warning: AUROC drop above {MAX_AUROC_DROP} for int8: deploy float32, "
+                         f"or calibrate on more windows")
     return "\n".join(lines)

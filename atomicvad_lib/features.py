@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from .activations import PACKAGE
 from .config import Config
+
+_DEFAULT = Config()  # the front-end's defaults are the config's
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)
@@ -33,10 +36,12 @@ class MFCC(keras.layers.Layer):
     both are identical, which is how the published checkpoints are checked for parity.
     """
 
-    def __init__(self, sample_rate: int = 16000, n_fft: int = 512, hop_length: int = 160,
-                 win_length: int = 400, window: str = "hamming", n_mels: int = 64,
-                 n_mfcc: int = 64, fmin: float = 20.0, fmax: float | None = None,
-                 top_db: float = 80.0, floor: str = "window", **kwargs):
+    def __init__(self, sample_rate: int = _DEFAULT.sample_rate, n_fft: int = _DEFAULT.n_fft,
+                 hop_length: int = _DEFAULT.hop_length, win_length: int = _DEFAULT.win_length,
+                 window: str = _DEFAULT.window, n_mels: int = _DEFAULT.n_mels,
+                 n_mfcc: int = _DEFAULT.n_mfcc, fmin: float = _DEFAULT.fmin,
+                 fmax: float | None = _DEFAULT.fmax, top_db: float = _DEFAULT.top_db,
+                 floor: str = "window", **kwargs):
         super().__init__(**kwargs)
         if floor not in ("window", "batch"):
             raise ValueError(f"floor must be 'window' or 'batch', not {floor!r}")
@@ -67,10 +72,7 @@ class MFCC(keras.layers.Layer):
 
     @classmethod
     def from_settings(cls, config: Config, **kwargs) -> "MFCC":
-        return cls(sample_rate=config.sample_rate, n_fft=config.n_fft, hop_length=config.hop_length,
-                   win_length=config.win_length, window=config.window, n_mels=config.n_mels,
-                   n_mfcc=config.n_mfcc, fmin=config.fmin, fmax=config.fmax, top_db=config.top_db,
-                   **kwargs)
+        return cls(**config.frontend(), **kwargs)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -104,6 +106,14 @@ class MFCC(keras.layers.Layer):
     def call(self, inputs):
         mfcc = tf.tensordot(self.log_mel(inputs), self._dct, axes=1)
         return tf.transpose(mfcc, (0, 2, 1))[..., None]
+
+    def images(self, waveforms, batch_size: int = 256) -> np.ndarray:
+        """The layer over (n, samples) windows as NumPy, in batches: (n, n_mfcc, frames, 1)."""
+        waveforms = np.asarray(waveforms, dtype=np.float32)
+        parts = [np.asarray(self(waveforms[i:i + batch_size]))
+                 for i in range(0, len(waveforms), batch_size)]
+        return np.concatenate(parts) if parts else np.zeros(
+            (0, *self.compute_output_shape((None, waveforms.shape[1]))[1:]), np.float32)
 
     def compute_output_shape(self, input_shape):
         frames = None if input_shape[1] is None else 1 + input_shape[1] // self.hop_length

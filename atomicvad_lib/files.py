@@ -1,4 +1,4 @@
-"""Checks of the places a command writes to and of the JSON files it reads, made before any work.
+"""Files: checks of the places a command writes to, reading JSON, and writing atomically.
 
 Every command that writes calls ``check_output_dir`` (or ``check_output_file``) on its ``--out``
 first, so a path that is a file, lies under a file or cannot be written stops it in a second,
@@ -7,13 +7,21 @@ Permissions alone do not tell (root passes them; a read-only disk or a special f
 /proc does not), so the check also creates a temporary file in the nearest existing folder and
 removes it again: it leaves nothing behind, and never creates or removes a folder (parallel folds
 check the same run folder).
+
+Every file the library must never leave half-written (manifests, run records, checkpoints, training
+state, the decoded-audio cache) goes through :func:`atomic_path`: written under a temporary name
+beside its target and renamed over it, so a killed process leaves the old file or the new one.
 """
 from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 
 class OutputError(ValueError):
@@ -85,3 +93,40 @@ def read_json(path, what: str = "") -> object:
     except UnicodeDecodeError:
         raise ValueError(f"{path} is not a text file: the file is damaged"
                          f"{'; ' + what if what else ''}") from None
+
+
+@contextmanager
+def atomic_path(path, directory: bool = False) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to (a folder with ``directory``). When the block
+    ends it is renamed over ``path``; when the block fails it is removed. Its name ends with
+    ``path``'s name, so writers that insist on a suffix (``.keras``, ``.weights.h5``) accept it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if directory:
+        tmp = Path(tempfile.mkdtemp(prefix=".partial-", suffix=f"-{path.name}", dir=path.parent))
+    else:  # a unique name the writer creates, with the usual permissions (mkstemp's are 0600)
+        tmp = path.with_name(f".partial-{os.getpid()}-{secrets.token_hex(4)}-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if directory:
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_open(path, mode: str = "w", **kwargs):
+    """``open(path, mode)`` through :func:`atomic_path`: readers never see a half-written file."""
+    with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as handle:
+        yield handle
+
+
+def write_json_atomic(path, data) -> Path:
+    """``data`` as indented JSON (NaN refused), written atomically."""
+    with atomic_open(path) as handle:
+        json.dump(data, handle, indent=2, allow_nan=False)
+        handle.write("\n")
+    return Path(path)

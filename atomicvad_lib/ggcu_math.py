@@ -8,8 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+import keras
 import numpy as np
+import pandas as pd
 import sympy as sp
+import tensorflow as tf
+
+from .activations import GGCU, make_activation
 
 x, w1, b1, w2, b2 = sp.symbols("x w1 b1 w2 b2", real=True)
 VARIABLES = ("x", "w1", "b1", "w2", "b2")
@@ -65,10 +70,6 @@ def finite_difference(xs, wrt: str = "x", w1=1.0, b1=0.0, w2=1.0, b2=0.0,
 
 def autodiff_gradients(xs, w1=1.0, b1=0.0, w2=1.0, b2=0.0) -> dict[str, np.ndarray]:
     """d GGCU(x_i) / d v for every x_i, by ``tf.GradientTape`` through ``atomicvad_lib.GGCU``."""
-    import tensorflow as tf
-
-    from .activations import GGCU
-
     layer = GGCU(l1=0.0, l2=0.0, dtype="float64")
     inputs = tf.Variable(np.asarray(xs, dtype=np.float64).ravel())
     layer.build(inputs.shape)
@@ -96,8 +97,6 @@ def autodiff_gradients(xs, w1=1.0, b1=0.0, w2=1.0, b2=0.0) -> dict[str, np.ndarr
 def gradient_check(xs, w1=1.0, b1=0.0, w2=1.0, b2=0.0):
     """A table: per variable, the largest disagreement of sympy with finite differences and with
     TensorFlow's autodiff over ``xs``."""
-    import pandas as pd
-
     tf_grads = autodiff_gradients(xs, w1, b1, w2, b2)
     rows = []
     for name in VARIABLES:
@@ -143,10 +142,6 @@ class XORResult:
 def single_neuron(activation: str = "ggcu", seed: int = 0):
     """z = w.x + b, a = act(z), p = sigmoid(v*a + c): one neuron and a monotone read-out, so the
     class boundary is a level set of act(w.x + b)."""
-    import keras
-
-    from .activations import make_activation
-
     inputs = keras.Input(shape=(2,), name="points")
     z = keras.layers.Dense(1, name="neuron",
                            kernel_initializer=keras.initializers.GlorotUniform(seed))(inputs)
@@ -163,9 +158,6 @@ def train_xor(activation: str = "ggcu", seed: int = 0, steps: int = 400,
     The loop is one compiled ``tf.function``: ``model.fit`` would spend far longer on per-epoch
     bookkeeping than on four points.
     """
-    import keras
-    import tensorflow as tf
-
     keras.utils.set_random_seed(seed)
     model = single_neuron(activation, seed)
     optimizer = keras.optimizers.Adam(learning_rate)

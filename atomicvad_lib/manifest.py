@@ -14,10 +14,16 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .audio import MAX_PAD_FRACTION, AudioError, audio_info, load_audio
+from .config import Config
+from .files import atomic_open
 
 SPLITS = ("training", "validation", "testing")
 LABELS = ("background", "speech")
@@ -201,14 +207,8 @@ def write_manifest(path: str | Path, entries: Iterable[ManifestEntry]) -> Path:
     path = Path(os.path.abspath(os.path.expanduser(path)))
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(entry_to_dict(e, path.parent), ensure_ascii=False) for e in entries]
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write("".join(line + "\n" for line in lines))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path, encoding="utf-8") as out:
+        out.write("".join(line + "\n" for line in lines))
     return path
 
 
@@ -227,8 +227,25 @@ def split_manifests(data_dir: str | Path, split: str) -> dict[str, Path]:
     return {label: data_dir / manifest_name(label, split) for label in ("speech", "background")}
 
 
+def subset_manifests(data_dir: str | Path, out_dir: str | Path, per_manifest: int,
+                     seed: int = 0) -> Path:
+    """Write the six balanced manifests of ``data_dir`` to ``out_dir`` with at most
+    ``per_manifest`` entries each (a seeded random choice, in manifest order); audio paths point
+    at the original files. For quick runs; returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    rng = np.random.default_rng(seed)
+    for split in SPLITS:
+        sources, targets = split_manifests(data_dir, split), split_manifests(out_dir, split)
+        for label, source in sources.items():
+            entries = read_manifest(source)
+            if len(entries) > per_manifest:
+                keep = np.sort(rng.choice(len(entries), per_manifest, replace=False))
+                entries = [entries[i] for i in keep]
+            write_manifest(targets[label], entries)
+    return out_dir
+
+
 # `atomicvad validate` ----------------------------------------------------------------------------
-WINDOW_SECONDS = 0.63
 
 
 def _balanced_label(manifest: Path) -> str | None:
@@ -247,14 +264,12 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
     that exists and whose header libsndfile reads (``decode=True`` decodes the segment too), a
     segment inside the file (the loader's 10 % end-of-file padding allowed), no duplicate
     (file, offset) across the manifests given, and in a ``balanced_<label>_*`` manifest the
-    matching label and at least 90 % of a 0.63 s window. A manifest without entries is a
-    problem (nothing to train or evaluate on), and segments of floating-point files are always
-    decoded, since only they can hold NaN or infinite samples, which a header does not show.
+    matching label and at least 90 % of a window (``Config().window_seconds``). A manifest
+    without entries is a problem (nothing to train or evaluate on), and segments of
+    floating-point files are always decoded, since only they can hold NaN or infinite samples,
+    which a header does not show.
     """
-    from tqdm.auto import tqdm
-
-    from .audio import MAX_PAD_FRACTION, AudioError, audio_info, load_audio
-
+    window = Config().window_seconds
     manifests = [Path(os.path.abspath(os.path.expanduser(p))) for p in paths]
     texts: dict[Path, list[str]] = {}
     problems: list[ManifestProblem] = []
@@ -288,8 +303,8 @@ def validate_manifests(paths: Iterable[str | Path], decode: bool = False,
             add = lambda msg: problems.append(ManifestProblem(manifest, number, msg))  # noqa: E731
             if expected_label and entry.label != expected_label:
                 add(f"label {entry.source_label!r} in a {expected_label} manifest")
-            if expected_label and entry.duration < (1 - MAX_PAD_FRACTION) * WINDOW_SECONDS:
-                add(f"duration {entry.duration:g} s is shorter than a {WINDOW_SECONDS} s window")
+            if expected_label and entry.duration < (1 - MAX_PAD_FRACTION) * window:
+                add(f"duration {entry.duration:g} s is shorter than a {window} s window")
             key = (entry.audio_filepath, round(entry.offset, 4))
             if key in seen:
                 other, other_line = seen[key]

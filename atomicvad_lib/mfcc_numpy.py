@@ -24,6 +24,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from .config import Config
+
+_DEFAULT = Config()  # the front-end's defaults are the config's
 MEL_BREAK_HZ = 700.0
 MEL_HIGH_Q = 1127.0
 
@@ -73,30 +76,35 @@ def dct_matrix(n_mels: int = 64, n_mfcc: int = 64) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class FrontEndSpec:
-    """The front-end settings; ``from_layer`` reads them off a Keras ``MFCC`` layer."""
+class FrontendSpec:
+    """The front-end settings (``config.FRONTEND_KEYS`` and the floor); ``from_layer`` reads them
+    off a Keras ``MFCC`` layer."""
 
-    sample_rate: int = 16000
-    n_fft: int = 512
-    hop_length: int = 160
-    win_length: int = 400
-    window: str = "hamming"
-    n_mels: int = 64
-    n_mfcc: int = 64
-    fmin: float = 20.0
-    fmax: float | None = None
-    top_db: float = 80.0
+    sample_rate: int = _DEFAULT.sample_rate
+    n_fft: int = _DEFAULT.n_fft
+    hop_length: int = _DEFAULT.hop_length
+    win_length: int = _DEFAULT.win_length
+    window: str = _DEFAULT.window
+    n_mels: int = _DEFAULT.n_mels
+    n_mfcc: int = _DEFAULT.n_mfcc
+    fmin: float = _DEFAULT.fmin
+    fmax: float | None = _DEFAULT.fmax
+    top_db: float = _DEFAULT.top_db
     floor: str = "window"
 
     @classmethod
-    def from_layer(cls, layer) -> "FrontEndSpec":
+    def from_layer(cls, layer) -> "FrontendSpec":
         cfg = layer.get_config()
         return cls(**{k: cfg[k] for k in cls.__dataclass_fields__})
 
     @classmethod
-    def from_config(cls, config) -> "FrontEndSpec":
-        """From an :class:`atomicvad_lib.Config`."""
-        return cls(**{k: getattr(config, k) for k in cls.__dataclass_fields__ if k != "floor"})
+    def from_config(cls, config: Config) -> "FrontendSpec":
+        return cls(**config.frontend())
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FrontendSpec":
+        """From ``to_dict``'s output (``frontend.json``); other keys are ignored."""
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -110,7 +118,7 @@ def _cached(builder, *args) -> np.ndarray:
     return matrix
 
 
-def log_mel(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
+def log_mel(waveforms, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """(batch, frames, n_mels) mel power in dB, floored ``top_db`` below the maximum (float64)."""
     x = np.asarray(waveforms, dtype=np.float64)
     if x.ndim == 1:
@@ -132,7 +140,7 @@ def log_mel(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
     return np.maximum(db, peak - spec.top_db)
 
 
-def mfcc(waveforms, spec: FrontEndSpec = FrontEndSpec()) -> np.ndarray:
+def mfcc(waveforms, spec: FrontendSpec = FrontendSpec()) -> np.ndarray:
     """(batch, n_mfcc, frames, 1) float32 MFCC image, the input of the exported int8 graph."""
     coefficients = log_mel(waveforms, spec) @ _cached(dct_matrix, spec.n_mels, spec.n_mfcc)
     return np.transpose(coefficients, (0, 2, 1))[..., None].astype(np.float32)

@@ -1,5 +1,6 @@
 """What a model costs and sees: parameter table, multiply-accumulates (MACs) per window,
-depthwise versus standard convolution, and receptive fields (notebook 04)."""
+depthwise versus standard convolution, receptive fields (notebook 04), and the GGCU parameters a
+model holds (notebooks 03-06)."""
 from __future__ import annotations
 
 import math
@@ -8,6 +9,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from .activations import GGCU
 from .config import Config
 
 
@@ -145,3 +147,18 @@ def receptive_field(model: keras.Model, config: Config | None = None) -> pd.Data
                      "audio span (ms)": 1000.0 * min(span, config.window_samples)
                      / config.sample_rate})
     return pd.DataFrame(rows).set_index("layer")
+
+
+def ggcu_parameters(model: keras.Model) -> pd.DataFrame:
+    """One row per GGCU layer, in model order and named by block (``block1``, ``block2``, ...):
+    the layer's name, its four scalars ``w1``, ``w2``, ``b1``, ``b2``, the ``l1`` and ``l2``
+    weights of their penalty, and the ``penalty`` they add to the loss now."""
+    rows = []
+    for index, layer in enumerate(l for l in model.layers if isinstance(l, GGCU)):
+        rows.append({"block": f"block{index + 1}", "layer": layer.name,
+                     **{name: float(np.asarray(getattr(layer, name))[0])
+                        for name in ("w1", "w2", "b1", "b2")},
+                     "l1": layer.l1, "l2": layer.l2,
+                     "penalty": float(sum(np.asarray(loss) for loss in layer.losses))})
+    columns = ["block", "layer", "w1", "w2", "b1", "b2", "l1", "l2", "penalty"]
+    return pd.DataFrame(rows, columns=columns).set_index("block")

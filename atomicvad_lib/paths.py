@@ -1,11 +1,14 @@
-"""Where the repository is, so notebooks and commands find ``data_samples/`` and ``figures/``
-whether they run from the repository root or from ``notebooks/`` (JupyterLab, papermill)."""
+"""Where things are: the repository, so notebooks and commands find ``data_samples/`` and
+``figures/`` whether they run from the repository root or from ``notebooks/`` (JupyterLab,
+papermill), and the two environment variables the course runner sets for a notebook's kernel."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 _MARKER = "atomicvad-lib"
+HEADLESS_ENV = "ATOMICVAD_HEADLESS"  # "1": run by the course runner, nobody moves a widget
+FIGURES_ENV = "ATOMICVAD_FIGURES"  # folder for the figures (default: figures/ in the repository)
 
 
 def _is_repo_root(folder: Path) -> bool:
@@ -35,3 +38,9 @@ def repo_path(path: str | Path) -> Path:
     if path.is_absolute() or path.exists():
         return path.resolve() if path.exists() else path
     return repo_root() / path
+
+
+def figures_dir() -> Path:
+    """Where figures go: ``$ATOMICVAD_FIGURES`` if set, else ``figures/`` at the repository root."""
+    folder = os.environ.get(FIGURES_ENV)
+    return Path(folder) if folder else repo_root() / "figures"

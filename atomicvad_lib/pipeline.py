@@ -25,8 +25,6 @@ import itertools
 import json
 import math
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -39,6 +37,7 @@ from .audio import MAX_PAD_FRACTION, AudioError, load_audio
 from .augment import augment_batch, noise_bank
 from .config import Config
 from .features import MFCC
+from .files import atomic_path
 from .manifest import ManifestEntry, ManifestError, read_manifest, split_manifests
 
 CACHE_FORMAT = 1
@@ -80,23 +79,31 @@ class WindowSet:
 
 
 # decoding ---------------------------------------------------------------------------------------
-def decode_window(entry: ManifestEntry, config: Config) -> np.ndarray:
-    """The first ``config.window_seconds`` of an entry as float32 (window_samples,).
+class ShortSegmentError(AudioError):
+    """A segment is more than 10 % of a window shorter than one window."""
 
-    An entry shorter than a window is zero-padded when it falls short by at most 10 % of a
-    window (the same rule as at the end of a file), and is an AudioError otherwise.
+
+def decode_window(entry: ManifestEntry, config: Config, pad_short: bool = False,
+                  whole: bool = False) -> np.ndarray:
+    """The first ``config.window_seconds`` of an entry as float32 (window_samples,), or with
+    ``whole`` the whole segment (at least one window).
+
+    A segment shorter than a window is zero-padded at the end when it falls short by at most 10 %
+    of a window (the same rule as at the end of a file), and is a ShortSegmentError otherwise,
+    unless ``pad_short`` pads it too.
     """
     window = config.window_seconds
-    read = min(entry.duration, window)
-    if window - read > MAX_PAD_FRACTION * window + 1e-9:
-        raise AudioError(f"{entry.audio_filepath} (manifest {entry.where}): segment lasts "
-                         f"{entry.duration:.3f} s, shorter than one {window:.2f} s window (at most "
-                         f"{MAX_PAD_FRACTION:.0%} is zero-padded): drop the line or lengthen it")
-    audio = load_audio(entry.audio_filepath, entry.offset, read, config.sample_rate,
+    if window - entry.duration > MAX_PAD_FRACTION * window + 1e-9 and not pad_short:
+        raise ShortSegmentError(f"{entry.audio_filepath} (manifest {entry.where}): segment lasts "
+                                f"{entry.duration:.3f} s, shorter than one {window:.2f} s window "
+                                f"(at most {MAX_PAD_FRACTION:.0%} is zero-padded): drop the line "
+                                f"or lengthen it")
+    duration = entry.duration if whole else min(entry.duration, window)
+    audio = load_audio(entry.audio_filepath, entry.offset, duration, config.sample_rate,
                        manifest=entry.manifest, line=entry.line)
     if audio.size < config.window_samples:
         audio = np.pad(audio, (0, config.window_samples - audio.size))
-    return audio[:config.window_samples]
+    return audio if whole else audio[:config.window_samples]
 
 
 def _as_paths(manifest_paths) -> list[Path]:
@@ -105,8 +112,9 @@ def _as_paths(manifest_paths) -> list[Path]:
     return [Path(p) for p in manifest_paths]
 
 
-def _fingerprint(manifests: list[Path], entries: list[ManifestEntry], config: Config) -> str:
-    """Changes whenever a manifest, an audio file (size, mtime) or the window settings change."""
+def window_key(manifests: list[Path], entries: list[ManifestEntry], config: Config) -> str:
+    """The decoded-audio cache key of ``entries``: it changes whenever a manifest, an audio file
+    (size, modification time) or the window settings change."""
     digest = hashlib.sha256(json.dumps([CACHE_FORMAT, config.sample_rate,
                                         config.window_seconds]).encode())
     for manifest in manifests:
@@ -131,15 +139,13 @@ def _decode_all(entries: list[ManifestEntry], config: Config, progress: bool,
 
 
 def _save_disk_cache(folder: Path, waveforms: np.ndarray, labels: np.ndarray) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    """Write the cache folder atomically: a reader sees a complete cache or none."""
     try:
-        np.save(tmp / "waveforms.npy", waveforms)
-        np.save(tmp / "labels.npy", labels)
-        os.replace(tmp, folder)  # atomic: a reader sees a complete cache or none
+        with atomic_path(folder, directory=True) as tmp:
+            np.save(tmp / "waveforms.npy", waveforms)
+            np.save(tmp / "labels.npy", labels)
     except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (folder / "labels.npy").is_file():
+        if not (folder / "labels.npy").is_file():  # else another process wrote it first
             raise
 
 
@@ -156,7 +162,7 @@ def load_windows(manifest_paths, config: Config | None = None, progress: bool = 
     if config.cache == "none":
         key = None
     else:
-        key = _fingerprint(manifests, entries, config)
+        key = window_key(manifests, entries, config)
         if key in _MEMORY_CACHE:
             cached = _MEMORY_CACHE[key]
             return WindowSet(cached.waveforms, cached.labels, entries)
@@ -237,12 +243,6 @@ def _background_pool(windows: WindowSet, background, config: Config):
             tf.constant(_mean_squares(array)))
 
 
-def front_end(config: Config):
-    """The MFCC front-end of ``config`` as a traced function: (B, L) waveforms -> (B, n_mfcc,
-    frames, 1) features."""
-    return tf.function(MFCC.from_settings(config).call)
-
-
 def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
                  background=None, *, first_epoch: int = 0, features: bool = False,
                  repeat: bool = False, return_details: bool = False) -> tf.data.Dataset:
@@ -277,7 +277,7 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     labels = tf.constant(np.asarray(windows.labels, np.int32))
     batch = config.batch_size
     autotune = tf.data.AUTOTUNE
-    mfcc = front_end(config) if features else (lambda x: x)
+    mfcc = tf.function(MFCC.from_settings(config).call) if features else (lambda x: x)
 
     if not training:
         def lookup(indices):

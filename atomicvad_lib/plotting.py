@@ -2,28 +2,24 @@
 
 Every notebook figure goes through :func:`save_figure`, which writes a PNG into ``figures/`` at the
 repository root (git-ignored), or into the folder named by ``ATOMICVAD_FIGURES`` (the course runner
-points it at the run folder). Drawing functions take an ``ax`` (or return a new figure) and only draw.
+points it at the run folder; ``paths.figures_dir``). Drawing functions take an ``ax`` (or return a
+new figure) and only draw.
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import librosa.display
 import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.metrics import roc_auc_score, roc_curve
 
+from . import ggcu_math
 from .config import CLASS_NAMES, Config
-from .paths import repo_root
-
-FIGURES_ENV = "ATOMICVAD_FIGURES"
-
-
-def figures_dir() -> Path:
-    """Where figures go: ``$ATOMICVAD_FIGURES`` if set, else ``figures/`` at the repository root."""
-    folder = os.environ.get(FIGURES_ENV)
-    return Path(folder) if folder else repo_root() / "figures"
+from .features import MFCC
+from .paths import figures_dir
 
 
 def save_figure(fig, name: str, dpi: int = 110) -> Path:
@@ -50,38 +46,26 @@ def plot_waveform(ax, waveform, sample_rate: int = 16000, title: str | None = No
     return ax
 
 
-def features(waveforms, config: Config | None = None, floor: str = "window"):
-    """Log-mel spectrograms (batch, frames, mels) and MFCCs (batch, coefficients, frames) of a
-    batch of windows, computed by the model's own MFCC layer."""
-    from .features import MFCC
-    from .model import check_waveforms
-
-    config = config or Config()
-    x = check_waveforms(waveforms, config.window_samples)
-    layer = MFCC.from_settings(config, floor=floor)
-    log_mel = np.asarray(layer.log_mel(x))
-    mfcc = np.asarray(layer(x))[..., 0]
-    return log_mel, mfcc
-
-
 def plot_log_mel(ax, log_mel, config: Config | None = None, title: str | None = None):
-    """A (frames, mels) log-mel spectrogram in dB, time on x."""
+    """A (frames, mels) log-mel spectrogram in dB with real axes: seconds, and the mel bands'
+    frequencies in Hz on the HTK mel scale the front-end uses (``librosa.display.specshow``)."""
     config = config or Config()
-    seconds = log_mel.shape[0] * config.hop_length / config.sample_rate
-    im = ax.imshow(np.asarray(log_mel).T, origin="lower", aspect="auto", cmap="magma",
-                   extent=(0, seconds, 0, log_mel.shape[1]))
-    ax.set(xlabel="time (s)", ylabel="mel band")
+    im = librosa.display.specshow(
+        np.asarray(log_mel).T, sr=config.sample_rate, hop_length=config.hop_length, x_axis="time",
+        y_axis="mel", fmin=config.fmin, fmax=config.fmax or config.sample_rate / 2, htk=True,
+        cmap="magma", ax=ax)
+    ax.set(xlabel="time (s)", ylabel="frequency (Hz)")
     if title:
         ax.set_title(title)
     return im
 
 
 def plot_mfcc(ax, mfcc, config: Config | None = None, title: str | None = None):
-    """A (coefficients, frames) MFCC image, as the network sees it."""
+    """A (coefficients, frames) MFCC image, as the network sees it, over time in seconds."""
     config = config or Config()
-    seconds = mfcc.shape[1] * config.hop_length / config.sample_rate
-    im = ax.imshow(np.asarray(mfcc), origin="lower", aspect="auto", cmap="coolwarm",
-                   extent=(0, seconds, 0, mfcc.shape[0]))
+    im = librosa.display.specshow(np.asarray(mfcc), sr=config.sample_rate,
+                                  hop_length=config.hop_length, x_axis="time", cmap="coolwarm",
+                                  ax=ax)
     ax.set(xlabel="time (s)", ylabel="MFCC coefficient")
     if title:
         ax.set_title(title)
@@ -92,7 +76,8 @@ def plot_examples(waveforms, titles: Sequence[str], config: Config | None = None
     """One column per window: waveform, log-mel spectrogram and MFCC stacked."""
     config = config or Config()
     waveforms = np.atleast_2d(np.asarray(waveforms, dtype=np.float32))
-    log_mel, mfcc = features(waveforms, config)
+    frontend = MFCC.from_settings(config)
+    log_mel, mfcc = np.asarray(frontend.log_mel(waveforms)), frontend.images(waveforms)[..., 0]
     n = len(waveforms)
     fig, axes = plt.subplots(3, n, figsize=(3.4 * n, 7.5), squeeze=False)
     for i in range(n):
@@ -156,8 +141,6 @@ def plot_training_curves(histories: Mapping[str, Mapping[str, Sequence[float]]] 
 
 def plot_roc(ax, y_true, scores, label: str = "", **kwargs):
     """ROC curve of speech scores against 0/1 labels, with its AUC in the legend."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
     fpr, tpr, _ = roc_curve(np.asarray(y_true), np.asarray(scores))
     auc = roc_auc_score(np.asarray(y_true), np.asarray(scores))
     ax.plot(fpr, tpr, label=f"{label} (AUC {auc:.3f})".strip(), **kwargs)
@@ -210,8 +193,7 @@ def plot_ggcu(fig, w1: float = 1.0, b1: float = 0.0, w2: float = 1.0, b2: float 
               xlim: tuple[float, float] = (-6.0, 6.0)):
     """GGCU and its derivative for one setting of (w1, b1, w2, b2), zeros marked, on ``fig``
     (a Figure or SubFigure); ReLU and GCU drawn faintly for comparison."""
-    from . import ggcu_math as gm
-
+    gm = ggcu_math
     xs = np.linspace(*xlim, 600)
     ax_f, ax_d = fig.subplots(1, 2)
     ax_f.plot(xs, np.maximum(xs, 0), color="0.75", lw=1, label="ReLU")

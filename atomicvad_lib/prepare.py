@@ -38,10 +38,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .audio import AudioError, audio_info
+from .config import Config
 from .files import check_output_dir
 from .manifest import LABELS, SPLITS, ManifestEntry, manifest_name, normalise_label, write_manifest
 
-WINDOW_SECONDS = 0.63
 SPEECH_STRIDE = 0.63
 BACKGROUND_STRIDE = 0.15
 TEST_STRIDE = 0.01
@@ -282,7 +282,7 @@ class PrepareResult:
 
 
 def prepare(out_dir, *, speech_commands=None, freesound=(), librispeech=None, musan=None,
-            ava=None, ava_labels=None, ava_offset: float = 0.0, window: float = WINDOW_SECONDS,
+            ava=None, ava_labels=None, ava_offset: float = 0.0, window: float = Config().window_seconds,
             speech_stride: float = SPEECH_STRIDE, background_stride: float = BACKGROUND_STRIDE,
             test_stride: float = TEST_STRIDE, speech_counts=None, background_counts=None,
             fractions=SPLIT_FRACTIONS, seed: int = 0, progress: bool = True) -> PrepareResult:
@@ -385,7 +385,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: the only .csv under --ava)")
     parser.add_argument("--ava-offset", type=float, default=0.0,
                         help="seconds subtracted from the CSV times (audio start in the video)")
-    parser.add_argument("--window", type=float, default=WINDOW_SECONDS, help="window length, s")
+    parser.add_argument("--window", type=float, default=Config().window_seconds,
+                        help="window length, s (default: the config's)")
     parser.add_argument("--speech-stride", type=float, default=SPEECH_STRIDE,
                         help="speech stride in training/validation, s")
     parser.add_argument("--background-stride", type=float, default=BACKGROUND_STRIDE,

@@ -1,15 +1,12 @@
 """What a run records about itself: seeding, package versions, devices and timings."""
 from __future__ import annotations
 
-import json
 import os
 import platform
 import random
-import tempfile
 import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from pathlib import Path
 
 import keras
 import numpy as np
@@ -74,20 +71,3 @@ class Timings(dict):
             yield
         finally:
             self[name] = round(self.get(name, 0.0) + time.perf_counter() - start, 3)
-
-
-def write_json_atomic(path: Path, data) -> Path:
-    """Write JSON through a temporary file and a rename: a killed process leaves the old file
-    or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, allow_nan=False)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -15,19 +15,28 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
+import matplotlib
+import matplotlib.pyplot as plt
 import numpy as np
 import soundfile as sf
 import soxr
+import tensorflow as tf
+from scipy.ndimage import median_filter, uniform_filter1d
+from tqdm.auto import tqdm
 
 from .audio import _libsndfile_text, container_problem
 from .config import Config
+from .export import FRONTEND_FILE, LiteRTModel
 from .files import check_output_dir
+from .mfcc_numpy import FrontendSpec
+from .runs import load_model
 
 Predictor = Callable[[np.ndarray], np.ndarray]  # (batch, window) float32 -> (batch,) P(speech)
 
@@ -54,8 +63,13 @@ class AudioSource:
         return self.frames / self.sample_rate
 
 
-def open_source(path: str | Path, sample_rate: int = 16000, min_seconds: float = 0.63) -> AudioSource:
-    """Check the header: readable, not empty, at least ``min_seconds`` long."""
+def open_source(path: str | Path, sample_rate: int | None = None,
+                min_seconds: float | None = None) -> AudioSource:
+    """Check the header: readable, not empty, at least ``min_seconds`` (default: one window of
+    ``Config``) long; ``sample_rate`` (default ``Config``'s) is the rate the reader resamples to."""
+    default = Config()
+    sample_rate = sample_rate or default.sample_rate
+    min_seconds = default.window_seconds if min_seconds is None else min_seconds
     path = Path(path)
     if not path.is_file():
         raise StreamError(f"{path}: audio file does not exist")
@@ -78,9 +92,11 @@ def open_source(path: str | Path, sample_rate: int = 16000, min_seconds: float =
     return source
 
 
-def read_blocks(source: AudioSource, sample_rate: int = 16000,
+def read_blocks(source: AudioSource, sample_rate: int | None = None,
                 block_seconds: float = 30.0) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at ``sample_rate``; each read asks for at most ``block_seconds``."""
+    """Mono float32 blocks at ``sample_rate`` (default ``Config``'s); each read asks for at most
+    ``block_seconds``."""
+    sample_rate = sample_rate or Config().sample_rate
     block_frames = max(1, int(round(block_seconds * source.sample_rate)))
     resampler = None
     if source.sample_rate != sample_rate:
@@ -182,8 +198,6 @@ class _Envelope:
 
 def keras_predictor(model, batch_size: int = 256) -> Predictor:
     """P(speech) of a Keras AtomicVAD model, compiled once for any batch size."""
-    import tensorflow as tf
-
     window = int(model.input_shape[-1])
     function = tf.function(lambda x: model(x, training=False)[:, 1], reduce_retracing=True,
                            input_signature=[tf.TensorSpec((None, window), tf.float32)])
@@ -214,19 +228,11 @@ def load_predictor(path: str | Path, batch_size: int = 256) -> Predictor:
     """A predictor from a ``.keras`` model or an exported ``.tflite`` file."""
     path = Path(path)
     if path.suffix == ".tflite":
-        import json
-
-        from .export import FRONTEND_FILE, LiteRTModel
-        from .mfcc_numpy import FrontEndSpec
         spec_file = path.with_name(FRONTEND_FILE)
-        spec = FrontEndSpec()
-        if spec_file.is_file():
-            known = FrontEndSpec.__dataclass_fields__
-            spec = FrontEndSpec(**{k: v for k, v in json.loads(spec_file.read_text()).items()
-                                   if k in known})
+        spec = FrontendSpec.from_dict(json.loads(spec_file.read_text())) if spec_file.is_file() \
+            else FrontendSpec()
         return LiteRTModel(path, spec)
-    from .export import load_model_file
-    return keras_predictor(load_model_file(path), batch_size)
+    return keras_predictor(load_model(path), batch_size)
 
 
 @dataclass
@@ -261,8 +267,6 @@ def stream_probabilities(path: str | Path, predictor: Predictor, hop: float = 0.
                          config: Config | None = None, block_seconds: float = 30.0,
                          batch_size: int = 256, progress: bool = True) -> StreamResult:
     """Speech probability per ``hop`` frame of a file of any length, read block-wise."""
-    from tqdm.auto import tqdm
-
     config = config or Config()
     sr, window = config.sample_rate, config.window_samples
     hop_samples = int(round(hop * sr))
@@ -347,8 +351,6 @@ def _frames(ms: float, hop: float) -> int:
 
 def smooth(probabilities: np.ndarray, method: str = "median", frames: int = 3) -> np.ndarray:
     """Median or moving-average filter over ``frames`` (odd; edges repeat the end values)."""
-    from scipy.ndimage import median_filter, uniform_filter1d
-
     p = np.asarray(probabilities, dtype=np.float32)
     if method == "none" or frames <= 1 or len(p) == 0:
         return p.copy()
@@ -404,6 +406,48 @@ def detect_segments(result: StreamResult,
                               result.duration)
 
 
+# ---------------------------------------------------------------------------- a demo recording
+
+
+@dataclass
+class DemoClip:
+    """A long recording stitched from labelled windows, with the truth for every sample."""
+
+    audio: np.ndarray  # float32
+    truth: np.ndarray  # bool per sample: speech
+    sample_rate: int
+
+    @property
+    def duration(self) -> float:
+        return len(self.audio) / self.sample_rate
+
+    def frame_truth(self, hop: float) -> np.ndarray:
+        """Speech (True) per ``hop`` frame, as ``decide`` numbers them: the majority of its
+        samples."""
+        step = int(round(hop * self.sample_rate))
+        return np.array([self.truth[i:i + step].mean() >= 0.5
+                         for i in range(0, len(self.truth), step)])
+
+
+def demo_clip(waveforms: np.ndarray, labels: np.ndarray, seconds: float, seed=0,
+              sample_rate: int | None = None) -> DemoClip:
+    """At least ``seconds`` of audio: runs of one to four speech windows between runs of one to
+    four background windows (``labels`` 1 / 0), drawn with ``seed`` (an int or a NumPy
+    Generator), starting with background."""
+    rng = np.random.default_rng(seed)
+    sample_rate = sample_rate or Config().sample_rate
+    speech_rows, background_rows = np.flatnonzero(labels == 1), np.flatnonzero(labels == 0)
+    pieces, truth, total, is_speech = [], [], 0, False
+    while total < seconds * sample_rate:
+        for row in rng.choice(speech_rows if is_speech else background_rows,
+                              size=rng.integers(1, 5)):
+            pieces.append(waveforms[row])
+            truth.append(np.full(len(waveforms[row]), is_speech))
+            total += len(waveforms[row])
+        is_speech = not is_speech
+    return DemoClip(np.concatenate(pieces).astype(np.float32), np.concatenate(truth), sample_rate)
+
+
 # ---------------------------------------------------------------------------- outputs
 
 
@@ -443,8 +487,6 @@ def write_frames_csv(result: StreamResult, speech: np.ndarray, smoothed: np.ndar
 def plot_timeline(result: StreamResult, segments: list[Segment],
                   settings: DecisionSettings = DecisionSettings(), title: str | None = None):
     """Figure: waveform envelope with speech segments shaded, then probability and threshold."""
-    import matplotlib.pyplot as plt
-
     t = result.times
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 4.2), sharex=True,
                                       gridspec_kw={"height_ratios": [1.2, 1]})
@@ -526,9 +568,7 @@ def run(args: argparse.Namespace) -> int:
     smoothed = smooth(result.probabilities, settings.smoothing, _frames(settings.smooth_ms, result.hop))
     write_frames_csv(result, speech, smoothed, out / "frames.csv")
     if not args.no_figure:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        matplotlib.use("Agg")  # a file, never a window
         fig = plot_timeline(result, segments, settings)
         fig.savefig(out / "timeline.png", dpi=110, bbox_inches="tight")
         plt.close(fig)

@@ -3,12 +3,8 @@
 ``train_fold`` (and ``atomicvad train``) trains AtomicVAD once for one seed: binary focal
 cross-entropy on the two one-hot columns, AdamW with cosine decay and warm restarts (optionally
 after a linear warm-up), the best model by validation AUROC kept as ``best.keras``, early stopping
-on it, and the test split scored with that best model. Layout of a run folder::
-
-    experiments/<run>/checkpoints/fold_<i>/  best.keras, training_log.csv, metrics.json,
-                                             config.yaml, fold.json (seed, fold and a
-                                             fingerprint of the data, from the start)
-    experiments/<run>/backups/fold_<i>/      training state for a resume (while unfinished)
+on it, and the test split scored with that best model. What goes where in the run folder is
+``runs.FoldPaths``.
 
 For speed on a CPU the MFCCs are computed by the tf.data pipeline and ``fit`` trains the layers
 after them (``model.feature_model``, sharing the saved model's weights), on a stateless stream of
@@ -29,11 +25,8 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import shutil
-import tempfile
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,21 +37,19 @@ from keras import ops
 from tqdm.auto import tqdm
 
 from .activations import PACKAGE
-from .config import RECIPES, Config, ConfigError
-from .conv import with_fast_depthwise
-from .files import check_output_dir, read_json
+from .config import RECIPES, Config, ConfigError, config_differences, describe_differences
+from .files import atomic_open, atomic_path, check_output_dir, read_json, write_json_atomic
+from .manifest import SPLITS, split_manifests
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
 from .model import build_model, feature_model
-from .runinfo import (Timings, environment, gpu_present, now, set_global_seed,
-                      set_training_threads, write_json_atomic)
+from .pipeline import load_split, make_dataset, window_key
+from .runinfo import Timings, environment, gpu_present, now, set_global_seed, set_training_threads
+from .runs import FoldPaths, load_model, read_training_log
 
 # Training steps run per call into TensorFlow: fewer Python round trips per batch. Measured with
 # benchmarks/training_throughput.py; it changes speed only, never the numbers.
 STEPS_PER_EXECUTION = 8
 MONITOR = "val_auroc"
-# Settings that change where or how fast a run goes, never its results: ignored when a folder's
-# recorded config is compared with a new one.
-RESULT_NEUTRAL_KEYS = ("cache",)
 
 
 class TrainingError(ValueError):
@@ -186,65 +177,7 @@ def make_model(config: Config, seed: int) -> tuple[keras.Model, bool]:
     return keras.Model(inner.input, outputs, name=inner.name), True
 
 
-# paths and records --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FoldPaths:
-    """Where fold ``fold`` of the run in ``run_dir`` keeps its files."""
-
-    run_dir: Path
-    fold: int
-
-    @property
-    def fold_dir(self) -> Path:
-        return Path(self.run_dir) / "checkpoints" / f"fold_{self.fold}"
-
-    @property
-    def backup_dir(self) -> Path:
-        return Path(self.run_dir) / "backups" / f"fold_{self.fold}"
-
-    @property
-    def best_model(self) -> Path:
-        return self.fold_dir / "best.keras"
-
-    @property
-    def training_log(self) -> Path:
-        return self.fold_dir / "training_log.csv"
-
-    @property
-    def metrics(self) -> Path:
-        return self.fold_dir / "metrics.json"
-
-    @property
-    def config(self) -> Path:
-        return self.fold_dir / "config.yaml"
-
-    @property
-    def fold_record(self) -> Path:
-        return self.fold_dir / "fold.json"
-
-    @property
-    def backup_state(self) -> Path:  # the commit point of EpochBackup
-        return self.backup_dir / "state.json"
-
-
-def config_differences(recorded: Config, requested: Config,
-                       ignore=RESULT_NEUTRAL_KEYS) -> dict[str, tuple]:
-    """``{key: (recorded value, requested value)}`` for every setting that differs."""
-    a, b = recorded.to_dict(), requested.to_dict()
-    out = {}
-    for key in a:
-        if key in ignore or a[key] == b[key]:
-            continue
-        if key == "data_dir" and Path(a[key]).resolve() == Path(b[key]).resolve():
-            continue
-        out[key] = (a[key], b[key])
-    return out
-
-
-def describe_differences(differences: dict[str, tuple]) -> str:
-    return "; ".join(f"{k}: recorded {v[0]!r}, requested {v[1]!r}" for k, v in differences.items())
-
-
+# the state of a fold folder ---------------------------------------------------------------------
 def _fold_state(paths: FoldPaths, config: Config, seed: int) -> str:
     """"new", "resume" or "complete"; RunConflictError when the folder holds another run."""
     present = [p for p in (paths.best_model, paths.training_log, paths.metrics, paths.config,
@@ -285,8 +218,6 @@ def _fold_state(paths: FoldPaths, config: Config, seed: int) -> str:
 # the data a fold was started on --------------------------------------------------------------------
 def manifest_fingerprints(data_dir) -> dict[str, str]:
     """``{file name: SHA-256}`` of the six balanced manifests in ``data_dir`` (those present)."""
-    from .manifest import SPLITS, split_manifests
-
     out = {}
     for split in SPLITS:
         for path in split_manifests(data_dir, split).values():
@@ -298,13 +229,10 @@ def manifest_fingerprints(data_dir) -> dict[str, str]:
 def window_keys(splits: dict, config: Config) -> dict[str, str]:
     """Each split's decoded-audio cache key (``pipeline``'s: its manifests, the size and
     modification time of every audio file they list, the window settings)."""
-    from .manifest import split_manifests
-    from .pipeline import _fingerprint
-
     keys = {}
     for split, windows in splits.items():
         manifests = split_manifests(config.data_dir, split)
-        keys[split] = _fingerprint([manifests["speech"], manifests["background"]],
+        keys[split] = window_key([manifests["speech"], manifests["background"]],
                                    windows.entries, config)
     return keys
 
@@ -351,13 +279,6 @@ def _check_same_audio(paths: FoldPaths, splits: dict, config: Config) -> None:
                                f"{paths.fold_record}); {_RESUME_HINT}")
 
 
-def read_training_log(path: Path) -> pd.DataFrame:
-    """The CSV log as a DataFrame (empty when absent)."""
-    if not Path(path).is_file() or Path(path).stat().st_size == 0:
-        return pd.DataFrame()
-    return pd.read_csv(path)
-
-
 def _truncate_log(path: Path, first_epoch: int) -> pd.DataFrame:
     """Drop log rows of epochs >= first_epoch (epochs that will run again after a resume); the
     kept lines stay byte for byte as CSVLogger wrote them."""
@@ -366,10 +287,8 @@ def _truncate_log(path: Path, first_epoch: int) -> pd.DataFrame:
         return log
     header, *rows = Path(path).read_bytes().splitlines(keepends=True)
     kept = [row for row in rows if row.strip() and int(row.split(b",", 1)[0]) < first_epoch]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "wb") as handle:
+    with atomic_open(path, "wb") as handle:
         handle.writelines([header, *kept])
-    os.replace(tmp, path)
     return log[log["epoch"] < first_epoch].reset_index(drop=True)
 
 
@@ -460,8 +379,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
     starting from ``best``).
 
     ``model`` is the waveform model, while fit trains the feature model that shares its weights.
-    The file is written under a temporary name and renamed over ``path``: a run killed while
-    saving keeps its previous best model instead of a torn archive.
+    The file is written atomically: a run killed while saving keeps its previous best model
+    instead of a torn archive.
     """
 
     def __init__(self, path, model: keras.Model, monitor: str = MONITOR, best=None):
@@ -474,9 +393,8 @@ class BestModelCheckpoint(keras.callbacks.Callback):
         if current is None or not math.isfinite(current) or current <= self.best:
             return
         self.best = float(current)
-        partial = self.path.with_name(f".partial-{self.path.name}")
-        self.model_to_save.save(partial)
-        os.replace(partial, self.path)
+        with atomic_path(self.path) as partial:
+            self.model_to_save.save(partial)
 
 
 class EpochBackup(keras.callbacks.Callback):
@@ -488,8 +406,8 @@ class EpochBackup(keras.callbacks.Callback):
     open, and a kill between the two files pairs new weights with an old epoch count. It also
     does not keep the random generators' states, so a resumed run would draw SpecAugment, cutout
     and dropout masks anew. Here each epoch's weights (model and optimizer) go to a new file, and
-    ``state.json`` (epoch count, that file's name, the generators' states), written to a temporary
-    file and renamed, commits them in one step; older weight files go after the commit. Place it
+    ``state.json`` (epoch count, that file's name, the generators' states), written atomically,
+    commits them in one step; older weight files go after the commit. Place it
     last, so everything the other callbacks write for an epoch is on disk before it commits.
     """
 
@@ -523,9 +441,8 @@ class EpochBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"epoch_{epoch + 1}.weights.h5"
-        partial = self.folder / f".{name}"
-        self.model.save_weights(partial)
-        os.replace(partial, self.folder / name)
+        with atomic_path(self.folder / name) as partial:
+            self.model.save_weights(partial)
         write_json_atomic(self.folder / "state.json", {
             "epoch": epoch + 1, "weights": name,
             "seed_states": [ops.convert_to_numpy(g.state).tolist() for g in self._generators()]})
@@ -551,8 +468,6 @@ class FoldResult:
 
 
 def _require_classes(windows, split: str, data_dir, both: bool) -> None:
-    from .manifest import split_manifests
-
     manifests = split_manifests(data_dir, split)
     counts = {label: int((windows.labels == value).sum())
               for label, value in (("speech", 1), ("background", 0))}
@@ -578,16 +493,8 @@ def _recover_state(paths: FoldPaths, first_epoch: int) -> tuple[pd.DataFrame, di
     state = {"best": float(scores[row]), "best_epoch": best_epoch,
              "wait": first_epoch - 1 - best_epoch}
     if paths.best_model.is_file():
-        state["best_weights"] = load_trained_model(paths.best_model).get_weights()
+        state["best_weights"] = load_model(paths.best_model).get_weights()
     return log, state
-
-
-def load_trained_model(path) -> keras.Model:
-    """A ``.keras`` file saved by this library, for inference (optimizer state not restored)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*optimizer.*")
-        # models saved before FastDepthwiseConv2D hold the stock DepthwiseConv2D
-        return with_fast_depthwise(keras.models.load_model(path, compile=False))
 
 
 def train_fold(config: Config | None = None, seed: int | None = None, fold: int = 0,
@@ -601,8 +508,6 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
     Raises TrainingError for an empty or single-class split and RunConflictError when the
     fold folder holds a different run (another seed or config), changing nothing.
     """
-    from .pipeline import load_split, make_dataset
-
     config = config or Config()
     if data_dir is not None:
         config = config.replace(data_dir=str(data_dir))
@@ -672,7 +577,7 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
     if log.empty or not paths.best_model.is_file():
         raise TrainingError(f"{paths.fold_dir}: training ended without a completed epoch")
     with timings.phase("testing"):
-        best = load_trained_model(paths.best_model)
+        best = load_model(paths.best_model)
         test_metrics = evaluate_windows(best, splits["testing"], config)
     row = int(np.nanargmax(log[MONITOR].to_numpy(float)))
     record = {
@@ -704,8 +609,6 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
 
 def evaluate_windows(model: keras.Model, windows, config: Config) -> dict:
     """Test metrics of one window per entry: focal loss, AUROC, accuracy, F1, F2, TPR@FPR."""
-    from .pipeline import make_dataset
-
     speech = model.predict(make_dataset(windows, config, 0, training=False), verbose=0)[:, 1]
     metrics = binary_metrics(windows.labels, speech)
     return {"loss": focal_loss(windows.labels, speech, config), **metrics}
@@ -716,7 +619,7 @@ def load_fold_result(paths: FoldPaths) -> FoldResult:
     record = read_json(paths.metrics, f"delete it and rerun `atomicvad train --out "
                                       f"{paths.run_dir} --fold {paths.fold}` to train the fold "
                                       f"again")
-    return FoldResult(load_trained_model(paths.best_model), read_training_log(paths.training_log),
+    return FoldResult(load_model(paths.best_model), read_training_log(paths.training_log),
                       record["test"], record, paths, record.get("resumed_from_epoch", 0), True,
                       record.get("timings", {}))
 

@@ -591,7 +591,7 @@ def write_results(settings: StudySettings):
         best = study.best_trial
         config = best_config(study, settings.base)
         config.save(run_dir / BEST_CONFIG)
-        from .runinfo import write_json_atomic
+        from .files import write_json_atomic
 
         write_json_atomic(run_dir / BEST_TRIAL, {
             "number": best.number, "validation_auroc": best.value, "params": best.params,
@@ -638,7 +638,8 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
     default experiments/, then ``run``): the base config is ``config_file`` or ``recipe`` with the course's epochs and batch size (and
     early-stopping patience as notebook 05 sets it). ``quick``: 3 epochs on a subset of the
     data."""
-    from .course import COURSE_TRAINING, subset_manifests
+    from .course import COURSE_TRAINING
+    from .manifest import subset_manifests
 
     run_dir = Path(experiments_root or repo_root() / "experiments") / run
     run_dir = Path(out).resolve() if out else run_dir

@@ -12,12 +12,16 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+import ipywidgets as w
+import keras
 import matplotlib.pyplot as plt
 import numpy as np
+from IPython import get_ipython
+from IPython.display import HTML, Audio, display
 
+from .paths import HEADLESS_ENV
 from .plotting import plot_training_curves, save_figure
 
-HEADLESS_ENV = "ATOMICVAD_HEADLESS"
 _override: bool | None = None
 
 
@@ -28,58 +32,29 @@ def use_interactive(flag: bool | None) -> None:
 
 
 def under_papermill() -> bool:
-    """True when this process or one of its parents is papermill (or the course runner said so)."""
-    if os.environ.get(HEADLESS_ENV, "") not in ("", "0"):
-        return True
-    pid = os.getpid()
-    for _ in range(8):  # walk up a few ancestors; /proc exists on Linux only
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            break
-        if b"papermill" in cmdline:
-            return True
-        pid = int(stat.rsplit(")", 1)[1].split()[1])
-        if pid <= 1:
-            break
-    return False
+    """True when the course runner (``course.execute``) started this kernel: it sets
+    ``ATOMICVAD_HEADLESS``. (A notebook run with papermill by hand passes ``-p interactive
+    False``, or is recognised as not being in JupyterLab.)"""
+    return os.environ.get(HEADLESS_ENV, "") not in ("", "0")
 
 
 def interactive_available() -> bool:
-    """True only in a live JupyterLab kernel with ipywidgets importable and not under papermill."""
+    """True only in a live JupyterLab kernel, not started by the course runner."""
     if _override is not None:
         return _override
-    try:
-        from IPython import get_ipython
-        shell = get_ipython()
-    except ImportError:
-        return False
+    shell = get_ipython()
     if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
         return False
     if "JPY_SESSION_NAME" not in os.environ:  # set by jupyter-server for kernels it starts
         return False
-    if under_papermill():
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return not under_papermill()
 
 
 def _display(obj) -> None:
-    try:
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython comes with the course
-        print(obj)
-        return
     display(obj)
 
 
 def _make_control(name: str, spec):
-    import ipywidgets as w
-
     style = {"description_width": "initial"}
     if isinstance(spec, (list, tuple)) and len(spec) == 4 and all(
             isinstance(v, (int, float)) for v in spec):
@@ -104,8 +79,6 @@ def slider_plot(draw: Callable[..., Any], sliders: Mapping[str, Any],
     """
     live = interactive_available() if interactive is None else interactive
     if live:
-        import ipywidgets as w
-
         controls = {key: _make_control(key, spec) for key, spec in sliders.items()}
 
         def update(**values):
@@ -156,17 +129,11 @@ def browse(count: int, draw: Callable[..., Any], name: str, *, static_indices: S
 
 
 def _in_ipython() -> bool:
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
     return get_ipython() is not None
 
 
 def audio_player(waveform, sample_rate: int = 16000, normalize: bool = True):
     """An ``IPython.display.Audio`` player; headless it is embedded in the notebook as a WAV."""
-    from IPython.display import Audio
-
     waveform = np.asarray(waveform, dtype=np.float32)
     if not normalize:  # Audio refuses peaks above 1 without normalising; clip for fidelity
         waveform = np.clip(waveform, -1.0, 1.0)
@@ -175,8 +142,6 @@ def audio_player(waveform, sample_rate: int = 16000, normalize: bool = True):
 
 def audio_table(waveforms, labels: Sequence[str], sample_rate: int = 16000):
     """Several audio players side by side, each under its label (one HTML output)."""
-    from IPython.display import HTML
-
     cells = []
     for wave, label in zip(waveforms, labels):
         player = audio_player(wave, sample_rate)._repr_html_()
@@ -184,13 +149,7 @@ def audio_table(waveforms, labels: Sequence[str], sample_rate: int = 16000):
     return HTML("<table><tr>" + "".join(cells) + "</tr></table>")
 
 
-def _callback_base():
-    import keras
-
-    return keras.callbacks.Callback
-
-
-class LivePlot(_callback_base()):
+class LivePlot(keras.callbacks.Callback):
     """A Keras callback drawing the training curves: redrawn each epoch in JupyterLab, and the
     final figure saved (as ``name``) and shown once at the end of training in any case."""
 
@@ -211,8 +170,6 @@ class LivePlot(_callback_base()):
             if np.isscalar(value) or np.ndim(value) == 0:
                 self.history.setdefault(key, []).append(float(value))
         if self.live and (epoch + 1) % self.every == 0 and "loss" in self.history:
-            from IPython.display import display
-
             fig = self._figure()
             if self._handle is None:
                 self._handle = display(fig, display_id=True)

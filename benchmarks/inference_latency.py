@@ -2,8 +2,11 @@
 
 One window at a time (batch of one, as a streaming device runs), after a warm-up; prints the median
 and the 90th percentile in milliseconds, for the front-end and the network separately where they
-are separate. Also Keras' throughput with batches of 256. A trained model is optional: latency does
-not depend on the weights (the int8 files are calibrated on synthetic windows when none is given).
+are separate. Also Keras' throughput with batches of 256. Both Keras figures are printed twice: with
+block 1's depthwise convolution as the library computes it (``FastDepthwiseConv2D``) and on
+TensorFlow's stock kernel (before issue 11). A trained model is optional: latency does not depend
+on the weights (the int8 files are calibrated on synthetic windows when none is given). Run it
+with ``TF_ENABLE_ONEDNN_OPTS=0`` as well to see the kernels of CPUs without oneDNN (AMD Zen 3).
 
     .venv/bin/python benchmarks/inference_latency.py [--model M.keras] [--repeats 200] [--threads 1]
 """
@@ -48,7 +51,10 @@ def main() -> None:
 
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import export as ex
-    from atomicvad_lib.mfcc_numpy import FrontEndSpec, mfcc
+    from atomicvad_lib.conv import with_fast_depthwise, with_stock_depthwise
+    from atomicvad_lib.mfcc_numpy import FrontendSpec, mfcc
+    from atomicvad_lib.runs import load_model
+    from machine import describe  # the script folder is on sys.path
 
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
@@ -59,26 +65,34 @@ def main() -> None:
                         + rng.normal(size=t.size) * 10 ** rng.uniform(-4, -1)
                         for _ in range(64)]).astype(np.float32)
     if args.model:
-        model = ex.load_model_file(args.model)
+        model = load_model(args.model)
     else:
         keras.utils.set_random_seed(0)
         model = build_model(config, seed=0)
     frontend = ex.frontend_layer(model)
-    spec = FrontEndSpec.from_layer(frontend)
-    features = ex.compute_features(windows, frontend)
+    spec = FrontendSpec.from_layer(frontend)
+    features = frontend.images(windows)
     head = ex.inference_head(model)
 
-    rows = []
-    call = tf.function(lambda x: model(x, training=False),
-                       input_signature=[tf.TensorSpec((None, config.window_samples), tf.float32)])
-    rows.append(("Keras, waveform -> softmax (tf.function)",
-                 *timed(lambda w: call(w[None]).numpy(), windows, args.repeats)))
+    rows, throughput = [], {}
+    batch = np.repeat(windows, 4, axis=0)
+    for variant, convert in (("stock depthwise", with_stock_depthwise),
+                             ("library", with_fast_depthwise)):
+        convert(model)
+        call = tf.function(lambda x: model(x, training=False),
+                           input_signature=[tf.TensorSpec((None, config.window_samples), tf.float32)])
+        rows.append((f"Keras, waveform -> softmax (tf.function), {variant}",
+                     *timed(lambda w: call(w[None]).numpy(), windows, args.repeats)))
+        call(batch).numpy()
+        started = time.perf_counter()
+        for _ in range(5):
+            call(batch).numpy()
+        throughput[variant] = (time.perf_counter() - started) / (5 * len(batch)) * 1e3
     rows.append(("NumPy MFCC front-end", *timed(lambda w: mfcc(w[None], spec), windows, args.repeats)))
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         files = {"float32": ex.convert_float(head),
-                 "int8": ex.convert_int8(ex.int8_head(model), features),
-                 "int8 + float LN": ex.convert_int8_float_norm(head, features)}
+                 "int8": ex.convert_int8(ex.int8_head(model), features)}
         sizes = {}
         for name, blob in files.items():
             path = folder / f"{name}.tflite"
@@ -90,18 +104,15 @@ def main() -> None:
                          *timed(lambda x: runner.invoke_raw(x[None]), tensors, args.repeats)))
             rows.append((f"LiteRT {name}, waveform -> P(speech) incl. NumPy MFCC",
                          *timed(lambda w: runner(w[None]), windows, args.repeats)))
-    batch = np.repeat(windows, 4, axis=0)
-    started = time.perf_counter()
-    for _ in range(5):
-        call(batch).numpy()
-    per_window = (time.perf_counter() - started) / (5 * len(batch)) * 1e3
-
+    print(describe())
     print(f"model: {args.model or 'untrained build_model'} ({model.count_params()} parameters); "
           f"threads: {args.threads}; {args.repeats} windows each")
     print(f"{'':64s} {'median ms':>10s} {'p90 ms':>8s}")
     for name, median, p90 in rows:
         print(f"{name:64s} {median:10.3f} {p90:8.3f}")
-    print(f"Keras throughput, batches of {len(batch)}: {per_window:.3f} ms per window")
+    for variant, per_window in throughput.items():
+        print(f"Keras throughput, batches of {len(batch)}, {variant}: {per_window:.3f} ms per window "
+              f"({1e3 / per_window:,.0f} windows/s)")
     print("file sizes: " + ", ".join(f"{k} {v:,} bytes" for k, v in sizes.items()))
 
 

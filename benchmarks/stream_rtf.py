@@ -4,9 +4,11 @@ Writes a WAV of alternating voiced 'speech' bursts and noise into a temporary fo
 block by block with the Keras model (and with an exported LiteRT file when ``--tflite`` is given),
 and prints processing time over audio duration (below 1: faster than real time) and the peak
 memory Python allocated (tracemalloc), which stays near one block whatever the length.
+``--stock-depthwise`` also streams with block 1's depthwise convolution on TensorFlow's stock
+kernel (before issue 11), to compare in the same run.
 
     .venv/bin/python benchmarks/stream_rtf.py [--minutes 10] [--hop 0.08] [--model M.keras]
-        [--tflite exports/NAME/atomicvad_int8.tflite] [--sample-rate 16000]
+        [--tflite exports/NAME/atomicvad_int8.tflite] [--sample-rate 16000] [--stock-depthwise]
 """
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from atomicvad_lib.synthetic import harmonic_tone
 
 
 def write_test_audio(path: Path, minutes: float, sample_rate: int, seed: int = 0) -> None:
@@ -29,9 +33,7 @@ def write_test_audio(path: Path, minutes: float, sample_rate: int, seed: int = 0
             x = rng.normal(size=piece) * 10 ** rng.uniform(-3.5, -2)
             start, length = rng.uniform(0, 5), rng.uniform(2, 4)
             on = (t >= start) & (t < start + length)
-            f0 = rng.uniform(100, 220)
-            voiced = sum(np.sin(2 * np.pi * f0 * k * t) / k for k in range(1, 10))
-            x[on] += 0.2 * (voiced * (0.5 + 0.5 * np.sin(2 * np.pi * 4 * t)))[on]
+            x[on] += 0.2 * harmonic_tone(t, rng.uniform(100, 220), 9)[on]
             f.write(np.clip(x, -1, 1).astype(np.float32))
 
 
@@ -44,25 +46,33 @@ def main() -> None:
     parser.add_argument("--sample-rate", type=int, default=16000,
                         help="rate of the generated file (not 16000: resampled while streaming)")
     parser.add_argument("--block-seconds", type=float, default=30.0)
+    parser.add_argument("--stock-depthwise", action="store_true",
+                        help="also stream on TensorFlow's stock depthwise kernel (before)")
     args = parser.parse_args()
 
     import keras
 
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import streaming as S
-    from atomicvad_lib.export import load_model_file
+    from atomicvad_lib.conv import with_stock_depthwise
+    from atomicvad_lib.runs import load_model
+    from machine import describe  # the script folder is on sys.path
 
-    if args.model:
-        model = load_model_file(args.model)
-    else:
+    def make_model():
+        if args.model:
+            return load_model(args.model)
         keras.utils.set_random_seed(0)
-        model = build_model(Config(), seed=0)
-    predictors = {"Keras": S.keras_predictor(model)}
+        return build_model(Config(), seed=0)
+
+    predictors = {"Keras": S.keras_predictor(make_model())}
+    if args.stock_depthwise:
+        predictors["Keras, stock depthwise"] = S.keras_predictor(with_stock_depthwise(make_model()))
     if args.tflite:
         predictors[f"LiteRT {Path(args.tflite).name}"] = S.load_predictor(args.tflite)
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "generated.wav"
         write_test_audio(path, args.minutes, args.sample_rate)
+        print(describe())
         print(f"{args.minutes:g} min of generated audio at {args.sample_rate} Hz, hop {args.hop} s, "
               f"blocks of {args.block_seconds:g} s")
         for name, predictor in predictors.items():

@@ -49,7 +49,7 @@ from atomicvad_lib.pipeline import load_split, make_dataset
 from atomicvad_lib.runinfo import set_global_seed, set_training_threads
 from atomicvad_lib.training import (STEPS_PER_EXECUTION, aligned_steps_per_execution,
                                     compile_model)
-from atomicvad_lib.conv import FastDepthwiseConv2D
+from atomicvad_lib.conv import with_stock_depthwise as stock_depthwise
 from machine import describe  # the script folder is on sys.path
 from pipeline_throughput import synthetic_windows
 
@@ -174,14 +174,6 @@ def main() -> None:
         if best:
             print(f"this course (end to end, spe {max(ours)}) / the authors' approach: "
                   f"{best / theirs:.1f}x", flush=True)
-
-
-def stock_depthwise(model: keras.Model) -> keras.Model:
-    """``model`` with its depthwise layers back on the stock Keras class (native kernel)."""
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, FastDepthwiseConv2D):
-            layer.__class__ = keras.layers.DepthwiseConv2D
-    return model
 
 
 def authors_approach(windows, config: Config, epochs: int) -> float:

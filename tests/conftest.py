@@ -41,10 +41,10 @@ FIXTURE_BUILDER = _load_fixture_builder()
 def fixture_model():
     """The committed trained model (tests/fixtures/make_fixture_model.py builds it) and the
     synthetic test windows it was scored on: (model, waveforms, labels)."""
-    from atomicvad_lib.export import load_model_file
+    from atomicvad_lib.runs import load_model
     from atomicvad_lib.synthetic import synthetic_windows
 
-    model = load_model_file(FIXTURE_BUILDER.OUT)
+    model = load_model(FIXTURE_BUILDER.OUT)
     x, y = synthetic_windows(FIXTURE_BUILDER.TEST_WINDOWS, seed=FIXTURE_BUILDER.TEST_SEED,
                              **FIXTURE_BUILDER.HARD)
     return model, x, y

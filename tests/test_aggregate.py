@@ -10,7 +10,7 @@ import pytest
 from atomicvad_lib import Config
 from atomicvad_lib.aggregate import aggregate, load_run
 from atomicvad_lib.cli import main
-from atomicvad_lib.training import FoldPaths
+from atomicvad_lib.runs import FoldPaths
 
 SEEDS = (5, 6, 7, 8, 9)
 TEST = {0: dict(loss=0.12, auroc=0.97, accuracy=0.91, f1=0.90, f2=0.92),

@@ -11,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -113,17 +115,59 @@ def test_a_place_where_nothing_can_be_created_is_refused_before_loading_data(
         _one_error_line(err, "train")
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root may write anywhere")
+def _as_nobody(function, *args) -> str:
+    """``function(*args)`` in a forked child that has dropped root's rights (user and group
+    65534, "nobody"); returns what it printed to the pipe: "ok" or the error message."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            try:
+                function(*args)
+                message = "ok"
+            except Exception as err:  # noqa: BLE001 - reported to the parent
+                message = f"{type(err).__name__}: {err}"
+            os.write(write_end, message.encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as pipe:
+        message = pipe.read()
+    os.waitpid(child, 0)
+    return message
+
+
+@pytest.mark.skipif(os.name != "posix", reason="needs POSIX permissions")
 def test_read_only_folder_is_refused_for_real(tmp_path, corpus, capsys):
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    locked.chmod(0o500)
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o500)
+        try:
+            code, _, err = _run(capsys, "train", "--out", locked / "run", "--data", corpus)
+        finally:
+            locked.chmod(0o700)
+        assert code == 2 and "is not writable" in _one_error_line(err, "train")
+        assert list(locked.iterdir()) == []
+        return
+    # root may write anywhere: check as an unprivileged user, in a folder it can reach (under the
+    # system's temporary folder, not pytest's root-only one) but not write in
+    from atomicvad_lib.files import check_output_dir
+
+    reachable = Path(tempfile.mkdtemp(prefix="atomicvad-test-"))
     try:
-        code, _, err = _run(capsys, "train", "--out", locked / "run", "--data", corpus)
+        reachable.chmod(0o711)
+        locked = reachable / "locked"
+        locked.mkdir(mode=0o555)
+        message = _as_nobody(check_output_dir, locked / "run")
+        assert message.startswith(f"OutputError: --out {locked / 'run'} is not writable"), message
+        assert list(locked.iterdir()) == []
     finally:
-        locked.chmod(0o700)
-    assert code == 2 and "is not writable" in _one_error_line(err, "train")
-    assert list(locked.iterdir()) == []
+        shutil.rmtree(reachable)
 
 
 @pytest.mark.parametrize("command", ["stream", "evaluate", "prepare", "export"])
@@ -165,9 +209,10 @@ def test_library_functions_check_their_output_first(tmp_path, corpus):
 def test_ctrl_c_prints_where_the_run_stands_and_the_resume_command(tmp_path, corpus, capsys,
                                                                    monkeypatch):
     import atomicvad_lib.training as training
+    from atomicvad_lib.runs import FoldPaths
 
     out = tmp_path / "run"
-    paths = training.FoldPaths(out, 0)
+    paths = FoldPaths(out, 0)
 
     def interrupted_after_two_epochs(*args, **kwargs):
         training.Config(epochs=7).save(paths.config)
@@ -194,7 +239,8 @@ def test_ctrl_c_prints_where_the_run_stands_and_the_resume_command(tmp_path, cor
     ({"metrics.json": "{}"}, "had finished"),
 ])
 def test_interrupt_description_of_each_stage(tmp_path, files, expected):
-    from atomicvad_lib.training import FoldPaths, describe_interrupt
+    from atomicvad_lib.runs import FoldPaths
+    from atomicvad_lib.training import describe_interrupt
 
     paths = FoldPaths(tmp_path, 0)
     paths.fold_dir.mkdir(parents=True)
@@ -259,7 +305,8 @@ def started_fold(tmp_path):
     files are written with the functions train_fold uses), on its own copy of a tiny corpus."""
     from atomicvad_lib import Config
     from atomicvad_lib.pipeline import load_split
-    from atomicvad_lib.training import FoldPaths, data_record
+    from atomicvad_lib.runs import FoldPaths
+    from atomicvad_lib.training import data_record
 
     corpus = write_tiny_corpus(tmp_path / "data", per_class=3)
     config = Config(data_dir=str(corpus), epochs=4, batch_size=4)
@@ -373,18 +420,6 @@ def test_config_unknown_key_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match=r"epoch \(did you mean epochs\?\)"):
         Config(epoch=3)
     assert Config(epochs=3).epochs == 3
-
-
-def test_load_published_on_a_text_file_says_it_is_not_an_archive(tmp_path):
-    from atomicvad_lib.published import load_published
-
-    fake = tmp_path / "AtomicVADGGCU-chkpt0.keras"
-    fake.write_text("a text file")
-    with pytest.raises(ValueError, match=r"AtomicVADGGCU-chkpt0.keras is not a Keras \.keras "
-                                         r"archive \(not a zip archive\)"):
-        load_published(fake)
-    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
-        load_published(tmp_path / "missing.keras")
 
 
 @pytest.mark.parametrize("flag, layout", [("--freesound", "audio files (.wav, .flac, .ogg)"),

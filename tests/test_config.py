@@ -79,3 +79,10 @@ def test_recipes_layer_over_the_paper_defaults():
     assert course.n_mfcc == Config().n_mfcc  # the architecture is untouched
     with pytest.raises(ConfigError, match="'fast'"):
         Config.for_recipe("fast")
+
+
+def test_paper_seeds_train_their_paper_fold():
+    from atomicvad_lib.config import fold_for_seed
+
+    assert fold_for_seed(43185) == 0 and fold_for_seed(78417, position=0) == 9
+    assert fold_for_seed(7, position=2) == 12

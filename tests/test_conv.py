@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from atomicvad_lib.conv import FastDepthwiseConv2D, with_fast_depthwise
+from atomicvad_lib.conv import FastDepthwiseConv2D, with_fast_depthwise, with_stock_depthwise
 from atomicvad_lib.model import build_model
 
 
@@ -82,11 +82,23 @@ def test_files_saved_with_the_stock_layer_load_as_the_fast_one(tmp_path):
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-4)
 
 
+def test_with_stock_depthwise_undoes_with_fast_depthwise():
+    model = build_model(seed=0)
+    model.get_layer("block1_depthwise").matmul = True
+    x = np.random.default_rng(5).normal(scale=0.1, size=(3, 10080)).astype(np.float32)
+    fast = model(x).numpy()
+    with_stock_depthwise(model)
+    assert not any(isinstance(layer, FastDepthwiseConv2D) for layer in model.layers)
+    np.testing.assert_allclose(model(x).numpy(), fast, rtol=1e-5, atol=1e-6)
+    with_fast_depthwise(model)
+    assert type(model.get_layer("block1_depthwise")) is FastDepthwiseConv2D
+
+
 def test_library_loaders_give_the_fast_layer(tmp_path):
-    from atomicvad_lib.training import load_trained_model
+    from atomicvad_lib.runs import load_model
 
     model = build_model(seed=0)
     model.get_layer("block1_depthwise").__class__ = keras.layers.DepthwiseConv2D  # as main saved it
     model.save(tmp_path / "old.keras")
-    loaded = load_trained_model(tmp_path / "old.keras")
+    loaded = load_model(tmp_path / "old.keras")
     assert type(loaded.get_layer("block1_depthwise")) is FastDepthwiseConv2D

@@ -116,55 +116,6 @@ def test_unknown_notebook_is_a_clear_error(fake_notebooks):
         course.notebook_path("99_nothing")
 
 
-def test_paper_seeds_train_their_paper_fold():
-    assert course.fold_for_seed(43185) == 0 and course.fold_for_seed(78417, position=0) == 9
-    assert course.fold_for_seed(7, position=2) == 12
-
-
-def test_subset_manifests_keeps_a_seeded_subset(tiny_corpus, tmp_path):
-    from atomicvad_lib.manifest import read_manifest, split_manifests
-
-    out = course.subset_manifests(tiny_corpus, tmp_path / "sub", per_manifest=4, seed=1)
-    again = course.subset_manifests(tiny_corpus, tmp_path / "sub2", per_manifest=4, seed=1)
-    for split in ("training", "validation", "testing"):
-        for label, path in split_manifests(out, split).items():
-            entries = read_manifest(path)
-            original = {e.audio_filepath for e in read_manifest(split_manifests(tiny_corpus, split)[label])}
-            assert len(entries) == 4 and all(e.label == label for e in entries)
-            assert {e.audio_filepath for e in entries} <= original
-            assert all(e.audio_filepath.is_file() for e in entries)
-            assert [e.audio_filepath for e in entries] == [
-                e.audio_filepath for e in read_manifest(split_manifests(again, split)[label])]
-
-
-def test_best_checkpoint_is_the_newest_runs_best_validation_fold(tmp_path):
-    import json
-    import os
-
-    from atomicvad_lib.course import best_checkpoint
-
-    assert best_checkpoint(tmp_path) is None
-
-    def fold(run, i, val_auroc, mtime, finished=True):
-        folder = tmp_path / run / "checkpoints" / f"fold_{i}"
-        folder.mkdir(parents=True)
-        (folder / "best.keras").write_bytes(b"")
-        os.utime(folder / "best.keras", (mtime, mtime))
-        if finished:
-            (folder / "metrics.json").write_text(json.dumps(
-                {"validation": {"auroc": val_auroc}, "test": {"auroc": 1.0 - val_auroc}}))
-        return folder / "best.keras"
-
-    fold("old", 0, 0.99, 1_000)
-    fold("new", 0, 0.70, 2_000)
-    best = fold("new", 1, 0.80, 2_100)
-    fold("new", 2, 0.75, 2_200)
-    fold("new", 3, None, 2_300, finished=False)  # still training: newest file, no score
-    assert best_checkpoint(tmp_path) == best
-    unscored = fold("lone", 0, None, 3_000, finished=False)
-    assert best_checkpoint(tmp_path) == unscored
-
-
 def test_kernel_chatter_goes_to_a_log_kept_only_on_failure(tmp_path, capfd):
     """The kernel process' own stderr (transport warning, C++ logging) never reaches the terminal;
     a failed run names the log that holds it, a successful one leaves none behind."""

@@ -173,3 +173,19 @@ def test_validate_passes_a_clean_corpus(tiny_corpus, capsys):
     manifests = sorted(str(p) for p in tiny_corpus.glob("balanced_*_manifest.json"))
     assert main(["validate", "--no-progress", "--decode", *manifests]) == 0
     assert "checked 36 line(s) in 6 manifest(s): 0 problem(s)" in capsys.readouterr().out
+
+
+def test_subset_manifests_keeps_a_seeded_subset(tiny_corpus, tmp_path):
+    from atomicvad_lib.manifest import read_manifest, split_manifests, subset_manifests
+
+    out = subset_manifests(tiny_corpus, tmp_path / "sub", per_manifest=4, seed=1)
+    again = subset_manifests(tiny_corpus, tmp_path / "sub2", per_manifest=4, seed=1)
+    for split in ("training", "validation", "testing"):
+        for label, path in split_manifests(out, split).items():
+            entries = read_manifest(path)
+            original = {e.audio_filepath for e in read_manifest(split_manifests(tiny_corpus, split)[label])}
+            assert len(entries) == 4 and all(e.label == label for e in entries)
+            assert {e.audio_filepath for e in entries} <= original
+            assert all(e.audio_filepath.is_file() for e in entries)
+            assert [e.audio_filepath for e in entries] == [
+                e.audio_filepath for e in read_manifest(split_manifests(again, split)[label])]

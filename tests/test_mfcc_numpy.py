@@ -7,7 +7,7 @@ import scipy.fft
 import scipy.signal
 
 from atomicvad_lib import MFCC, Config
-from atomicvad_lib.mfcc_numpy import (FrontEndSpec, analysis_window, dct_matrix, log_mel,
+from atomicvad_lib.mfcc_numpy import (FrontendSpec, analysis_window, dct_matrix, log_mel,
                                       mel_filterbank, mfcc)
 
 SR = 16000
@@ -29,7 +29,7 @@ def test_matches_keras_layer_within_1e_5_of_range(floor):
     x = _signals()
     layer = MFCC.from_settings(Config(), floor=floor)
     want = np.asarray(layer(x))
-    got = mfcc(x, FrontEndSpec.from_layer(layer))
+    got = mfcc(x, FrontendSpec.from_layer(layer))
     assert got.shape == want.shape == (len(x), 64, 64, 1)
     for i in range(len(x)):
         spread = np.ptp(want[i])
@@ -74,7 +74,7 @@ def test_centred_frames_use_reflect_padding():
     x = rng.normal(size=(1, 2048)).astype(np.float32)
     real, imag = keras.ops.stft(x, 400, 160, 512, window="hamming", center=True)
     want = np.asarray(real) ** 2 + np.asarray(imag) ** 2
-    spec = FrontEndSpec(n_mels=64)
+    spec = FrontendSpec(n_mels=64)
     padded = np.pad(x[0].astype(np.float64), 256, mode="reflect")
     frame0 = padded[:512] * analysis_window(400, 512)
     np.testing.assert_allclose(np.abs(np.fft.rfft(frame0)) ** 2, want[0, 0], rtol=1e-3, atol=1e-3)
@@ -90,10 +90,10 @@ def test_bad_inputs_raise():
         analysis_window(400, 512, "blackman")
 
 
-def test_front_end_spec_defaults_follow_config():
+def test_frontend_spec_defaults_follow_config():
     """The port's spec repeats the front-end settings on purpose (it stands alone beside a device
     port); this keeps its defaults from drifting away from Config's."""
     from atomicvad_lib import Config, MFCC
-    from atomicvad_lib.mfcc_numpy import FrontEndSpec
-    assert FrontEndSpec() == FrontEndSpec.from_config(Config())
-    assert FrontEndSpec() == FrontEndSpec.from_layer(MFCC.from_settings(Config()))
+    from atomicvad_lib.mfcc_numpy import FrontendSpec
+    assert FrontendSpec() == FrontendSpec.from_config(Config())
+    assert FrontendSpec() == FrontendSpec.from_layer(MFCC.from_settings(Config()))

@@ -1,21 +1,20 @@
-"""The course notebooks: committed as generated, clean, well-formed, and executing headless with
-their quick settings (papermill into tmp_path)."""
+"""The course notebooks: committed as built from their sources (jupytext), clean, well-formed,
+and executing headless with their quick settings (papermill into tmp_path)."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
+import jupytext
 import nbformat
 import papermill
 import pytest
+from jupytext.compare import compare_notebooks
 
 from atomicvad_lib import course
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
-_spec = importlib.util.spec_from_file_location("build_notebooks", ROOT / "tools" / "build_notebooks.py")
-build_notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build_notebooks)
+SOURCES = ROOT / "tools" / "notebook_sources"
 
 PRESENT = [n for n in course.NOTEBOOKS if (NOTEBOOK_DIR / f"{n}.ipynb").is_file()]
 
@@ -25,17 +24,22 @@ def _read(name: str):
 
 
 def test_every_source_has_its_notebook():
-    sources = sorted(p.stem for p in build_notebooks.SOURCES.glob("[0-9][0-9]_*.py"))
+    sources = sorted(p.stem for p in SOURCES.glob("[0-9][0-9]_*.py"))
     assert sources == PRESENT
     assert set(PRESENT) <= set(course.NOTEBOOKS)
 
 
 @pytest.mark.parametrize("name", PRESENT)
-def test_committed_notebook_equals_generator_output(name):
-    source = build_notebooks.SOURCES / f"{name}.py"
-    expected = build_notebooks.render(build_notebooks.parse_source(source))
-    assert (NOTEBOOK_DIR / f"{name}.ipynb").read_text() == expected, \
-        "run `python tools/build_notebooks.py` and commit the notebook"
+def test_committed_notebook_equals_its_source(name):
+    """Cell for cell (type, source, tags, collapsed input) and the kernel, as jupytext reads both."""
+    source = jupytext.read(SOURCES / f"{name}.py")
+    committed = jupytext.read(NOTEBOOK_DIR / f"{name}.ipynb")
+    try:
+        compare_notebooks(committed, source, fmt="py:percent")
+    except jupytext.compare.NotebookDifference as err:
+        pytest.fail(f"notebooks/{name}.ipynb differs from its source: run `make notebooks` and "
+                    f"commit the notebook\n{err}")
+    assert committed.metadata.kernelspec == source.metadata.kernelspec
 
 
 @pytest.mark.parametrize("name", PRESENT)
@@ -60,19 +64,18 @@ def test_notebook_is_valid_and_clean(name):
         str(NOTEBOOK_DIR / f"{name}.ipynb")))
 
 
-def test_generator_parses_cells_tags_and_hidden(tmp_path):
+def test_sources_mark_cells_tags_and_hidden_solutions_as_jupytext_reads_them(tmp_path):
+    """The conventions the sources use: a Markdown cell, papermill's parameters tag, a solution
+    cell whose input JupyterLab collapses."""
     source = tmp_path / "99_demo.py"
     source.write_text('# %% [markdown]\n# # Title\n#\n# text\n\n# %% tags=["parameters"]\n'
-                      'a = 1\n\n# %% hidden\nprint(a)\n')
-    nb = build_notebooks.parse_source(source)
+                      'a = 1\n\n# %% jupyter={"source_hidden": true}\nprint(a)\n')
+    nb = jupytext.read(source)
     assert [c.cell_type for c in nb.cells] == ["markdown", "code", "code"]
     assert nb.cells[0].source == "# Title\n\ntext"
     assert nb.cells[1].metadata["tags"] == ["parameters"] and nb.cells[1].source == "a = 1"
     assert nb.cells[2].metadata["jupyter"] == {"source_hidden": True}
-    assert build_notebooks.render(nb) == build_notebooks.render(build_notebooks.parse_source(source))
-    source.write_text("x = 1\n# %%\ny = 2\n")
-    with pytest.raises(ValueError, match="99_demo.py:1"):
-        build_notebooks.parse_source(source)
+    assert jupytext.writes(nb, fmt="py:percent").endswith(source.read_text())
 
 
 def _execute(name: str, tmp_path: Path, **parameters):

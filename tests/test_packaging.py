@@ -13,7 +13,8 @@ import yaml
 from conftest import REPO_ROOT
 
 # pyproject name -> conda-forge name, where they differ
-CONDA_NAMES = {"tensorflow-cpu": "tensorflow", "soundfile": "pysoundfile", "soxr": "soxr-python"}
+CONDA_NAMES = {"tensorflow-cpu": "tensorflow", "soundfile": "pysoundfile", "soxr": "soxr-python",
+               "jupyter-client": "jupyter_client"}
 
 
 def _split(requirement: str) -> tuple[str, str]:
@@ -95,3 +96,70 @@ def test_lazy_names_resolve_and_unknown_names_raise():
     assert set(av.__all__) <= set(dir(av))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         av.nope
+
+
+# Declared dependencies used otherwise than by an import, and why.
+NOT_IMPORTED = {"jupyterlab": "`make lab` serves the course with it",
+                "ipykernel": "the notebooks' kernel, for JupyterLab and papermill",
+                "pytest-timeout": "a pytest plug-in (pyproject's timeout setting)",
+                "psycopg": "SQLAlchemy's PostgreSQL driver, loaded for postgresql+psycopg:// URLs"}
+# import name -> distribution, for imports whose distribution is not installed here
+KNOWN_DISTRIBUTIONS = {"playwright": "playwright"}
+CODE_FOLDERS = ("atomicvad_lib", "tools", "tools/notebook_sources", "tests", "tests/fixtures",
+                "benchmarks", "scripts")
+
+
+def _third_party_imports() -> dict[str, set[str]]:
+    """import name -> files that import it, over the repository's Python code."""
+    import ast
+
+    local = {p.stem for folder in CODE_FOLDERS for p in (REPO_ROOT / folder).glob("*.py")}
+    found: dict[str, set[str]] = {}
+    for folder in CODE_FOLDERS:
+        for path in (REPO_ROOT / folder).glob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in local | {"atomicvad_lib"}:
+                        found.setdefault(top, set()).add(str(path.relative_to(REPO_ROOT)))
+    return found
+
+
+def _declared() -> set[str]:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + [r for extra in project["optional-dependencies"]
+                                              .values() for r in extra]
+    return {_split(r)[0].replace("_", "-") for r in requirements}
+
+
+def test_every_import_is_declared_and_every_dependency_used():
+    from importlib import metadata
+
+    distributions = metadata.packages_distributions()
+    declared = _declared()
+    used = set()
+    for module, files in _third_party_imports().items():
+        names = {d.lower().replace("_", "-") for d in distributions.get(module, [])} or \
+            {KNOWN_DISTRIBUTIONS.get(module, module).lower()}
+        assert names & declared, f"{module} (imported by {sorted(files)}) is not in pyproject.toml"
+        used |= names & declared
+    if "tensorflow-cpu" in used or "tensorflow" in used:  # one import, two platform builds
+        used |= {"tensorflow", "tensorflow-cpu"}
+    unused = declared - used - set(NOT_IMPORTED)
+    assert not unused, f"declared in pyproject.toml but imported nowhere: {sorted(unused)}"
+
+
+def test_each_dependency_says_what_uses_it():
+    lines = (REPO_ROOT / "pyproject.toml").read_text().split("dependencies = [", 1)[1] \
+        .split("]\n", 1)[0].splitlines()
+    requirements = [i for i, line in enumerate(lines) if line.strip().startswith('"')]
+    assert requirements
+    for i in requirements:
+        described = "#" in lines[i] or lines[i - 1].strip().startswith("#")
+        assert described, f"no comment says what uses {lines[i].strip()}"

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from atomicvad_lib import plotting, widgets
-from atomicvad_lib.paths import repo_path, repo_root
+from atomicvad_lib.paths import FIGURES_ENV, HEADLESS_ENV, figures_dir, repo_path, repo_root
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 @pytest.fixture
 def figures(tmp_path, monkeypatch):
-    monkeypatch.setenv(plotting.FIGURES_ENV, str(tmp_path / "figs"))
+    monkeypatch.setenv(FIGURES_ENV, str(tmp_path / "figs"))
     return tmp_path / "figs"
 
 
@@ -36,8 +36,8 @@ def test_save_figure_cannot_escape_folder(figures):
 
 
 def test_default_figures_folder_is_repo_figures(monkeypatch):
-    monkeypatch.delenv(plotting.FIGURES_ENV, raising=False)
-    assert plotting.figures_dir() == repo_root() / "figures"
+    monkeypatch.delenv(FIGURES_ENV, raising=False)
+    assert figures_dir() == repo_root() / "figures"
 
 
 def test_repo_path_resolves_from_notebooks_folder(monkeypatch):
@@ -50,7 +50,7 @@ def test_repo_path_resolves_from_notebooks_folder(monkeypatch):
 def test_not_interactive_outside_jupyterlab(monkeypatch):
     widgets.use_interactive(None)
     assert widgets.interactive_available() is False
-    monkeypatch.setenv(widgets.HEADLESS_ENV, "1")
+    monkeypatch.setenv(HEADLESS_ENV, "1")
     assert widgets.under_papermill() is True
     widgets.use_interactive(True)
     try:

@@ -22,7 +22,7 @@ def parity(published_dir):
 @pytest.mark.parametrize("index", range(10))
 def test_checkpoint_matches_expected_probabilities(parity, published_dir, index):
     reference, inputs, expected = parity
-    model = av.load_published(published_dir / reference["checkpoints"][index])
+    model = av.load_model(published_dir / reference["checkpoints"][index])
     assert model.count_params() == 298
     # one window per batch, as the expected probabilities were computed
     probs = np.concatenate([model(inputs[i:i + 1], training=False).numpy()
@@ -35,7 +35,7 @@ def test_published_weights_fit_build_model(parity, published_dir):
     """The published weights, copied layer by layer into build_model's graph, give the same output:
     the library's own architecture is the published one."""
     reference, inputs, expected = parity
-    published = av.load_published(published_dir / reference["checkpoints"][0])
+    published = av.load_model(published_dir / reference["checkpoints"][0])
     ours = av.build_model(av.Config())
     weighted_ours = [layer for layer in ours.layers if layer.weights]
     weighted_theirs = [layer for layer in published.layers if layer.weights]
@@ -49,7 +49,7 @@ def test_published_weights_fit_build_model(parity, published_dir):
 def test_published_model_is_batch_dependent_but_ours_is_not(parity, published_dir):
     """Published features floor the dB scale over the whole batch; ours floor per window."""
     reference, inputs, _ = parity
-    ours = av.load_published(published_dir / reference["checkpoints"][0])
+    ours = av.load_model(published_dir / reference["checkpoints"][0])
     silence_alone = ours(inputs[:1], training=False).numpy()
     silence_with_loud = ours(inputs[[0, 3]], training=False).numpy()[:1]
     np.testing.assert_allclose(silence_alone, silence_with_loud, atol=1e-6)
@@ -67,4 +67,4 @@ def test_published_model_is_batch_dependent_but_ours_is_not(parity, published_di
 
 def test_missing_checkpoint_names_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="no-such.keras"):
-        av.load_published(tmp_path / "no-such.keras")
+        av.load_model(tmp_path / "no-such.keras")

@@ -215,7 +215,8 @@ def test_sigkilled_run_resumes_and_matches_an_uninterrupted_one(trained, corpus,
 
 
 def test_resume_state_comes_from_the_completed_epochs_of_the_log(tmp_path):
-    from atomicvad_lib.training import FoldPaths, _recover_state
+    from atomicvad_lib.runs import FoldPaths
+    from atomicvad_lib.training import _recover_state
 
     paths = FoldPaths(tmp_path, 0)
     paths.fold_dir.mkdir(parents=True)

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 01 · The data: manifests, windows, features
 #
@@ -11,7 +19,9 @@
 #    background, at which levels, SNRs and bandwidths, and listen to each kind;
 # 4. look at and listen to examples: waveforms, log-mel spectrograms and the 64x64 MFCC images the
 #    network actually sees, side by side;
-# 5. browse the examples interactively (in JupyterLab; a static grid elsewhere).
+# 5. compare the course's MFCCs with librosa's, number by number, and see why the model keeps its
+#    own;
+# 6. browse the examples interactively (in JupyterLab; a static grid elsewhere).
 #
 # `data_samples/` is made of **real recordings**: human voices (children's-game words and letters
 # recorded by KDE volunteers in 29 languages, professional telephone prompts, game dialogue and
@@ -31,6 +41,8 @@ seed = 0                     # which examples are drawn
 examples_per_class = 3
 
 # %%
+import librosa
+import librosa.display
 import numpy as np
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -43,6 +55,7 @@ from atomicvad_lib.paths import repo_path
 
 widgets.use_interactive(interactive)
 config = av.Config()
+frontend = av.MFCC.from_settings(config)  # the model's own MFCC layer
 data_path = repo_path(data_dir)
 rng = np.random.default_rng(seed)
 if quick:
@@ -300,7 +313,8 @@ else:
 # each column top to bottom:
 #
 # * the **waveform**: amplitude over time;
-# * the **log-mel spectrogram**: energy per mel band (low to high pitch) over time, in dB;
+# * the **log-mel spectrogram**: energy per mel band over time, in dB; the axis is labelled with
+#   each band's frequency in Hz, on the mel scale (`librosa.display.specshow` draws it);
 # * the **MFCC image**: the cosine transform of each log-mel frame; low coefficients describe the
 #   spectral envelope (vowel colour), high ones fine detail. These 64 x 64 numbers are the model's
 #   input.
@@ -342,7 +356,92 @@ ax.legend()
 plotting.save_figure(fig, "01_data_exploration/levels");
 
 # %% [markdown]
-# ## 5. Browse
+# ## 5. The course's MFCCs beside librosa's
+#
+# librosa is the usual Python library for audio features. Below, one speech window three ways,
+# each drawn by `librosa.display.specshow` with real axes: the plain short-time Fourier transform
+# (STFT) power in Hz, the course's log-mel spectrogram (mel bands, labelled in Hz), and
+# `librosa.feature.mfcc`.
+
+# %%
+wave = training.waveforms[picked[0]]
+frames = dict(n_fft=config.n_fft, hop_length=config.hop_length, win_length=config.win_length,
+              window=config.window)
+stft_db = librosa.amplitude_to_db(np.abs(librosa.stft(wave, **frames)), ref=np.max,
+                                  top_db=config.top_db)
+fig, axes = plt.subplots(1, 3, figsize=(16, 3.6))
+image = librosa.display.specshow(stft_db, sr=config.sample_rate, hop_length=config.hop_length,
+                                 x_axis="time", y_axis="hz", cmap="magma", ax=axes[0])
+axes[0].set_title(f"STFT power (dB), {describe(picked[0])}")
+fig.colorbar(image, ax=axes[0], format="%+.0f dB")
+plotting.plot_log_mel(axes[1], np.asarray(frontend.log_mel(wave[None]))[0], config,
+                      "the course's log-mel (dB)")
+common = dict(sr=config.sample_rate, n_mels=config.n_mels, fmin=config.fmin, **frames)
+librosa.display.specshow(librosa.feature.mfcc(y=wave, n_mfcc=config.n_mfcc, **common),
+                         sr=config.sample_rate, hop_length=config.hop_length, x_axis="time",
+                         cmap="coolwarm", ax=axes[2])
+axes[2].set(title="librosa.feature.mfcc", ylabel="MFCC coefficient")
+fig.tight_layout()
+plotting.save_figure(fig, "01_data_exploration/librosa_views");
+
+# %% [markdown]
+# Same frames (512-point FFT, Hamming window of 400 samples, hop 160, 64 mel bands from 20 Hz),
+# yet `librosa.feature.mfcc` does not give the course's numbers. Switching librosa's choices one at
+# a time to the course's shows where they part:
+
+# %%
+ours = frontend.images(wave[None])[0, ..., 0]  # (coefficients, frames)
+
+
+def librosa_mfcc(htk=False, mel_norm="slaney", pad_mode="constant", c0_scale=1.0):
+    """librosa's MFCC chain, step by step: mel power, dB floored top_db below the window's peak,
+    orthonormal DCT-II; c0 optionally rescaled."""
+    mel = librosa.feature.melspectrogram(y=wave, power=2.0, htk=htk, norm=mel_norm,
+                                         pad_mode=pad_mode, **common)
+    db = librosa.power_to_db(mel, ref=1.0, amin=1e-10, top_db=config.top_db)
+    coefficients = librosa.feature.mfcc(S=db, n_mfcc=config.n_mfcc, dct_type=2, norm="ortho")
+    coefficients[0] *= c0_scale
+    return coefficients
+
+
+variants = {
+    "librosa.feature.mfcc (its defaults otherwise)": librosa.feature.mfcc(
+        y=wave, n_mfcc=config.n_mfcc, **common),
+    "+ HTK mel scale, filters peaking at 1 (htk=True, norm=None)": librosa_mfcc(True, None),
+    "+ edges padded by reflection (pad_mode='reflect')": librosa_mfcc(True, None, "reflect"),
+    "+ c0 times sqrt(2) (the course's DCT scales every row by sqrt(2/64))":
+        librosa_mfcc(True, None, "reflect", np.sqrt(2)),
+}
+spread = np.ptp(ours)
+pd.DataFrame({name: {"max |difference| / range of the course's MFCC": np.abs(m - ours).max() / spread,
+                     "mean |difference|": np.abs(m - ours).mean(),
+                     "coefficient where largest": int(np.unravel_index(np.abs(m - ours).argmax(),
+                                                                       ours.shape)[0])}
+              for name, m in variants.items()}).T.round(4)
+
+# %% [markdown]
+# What the table shows:
+#
+# * **mel scale and filter heights**: librosa's default is Slaney's mel scale (linear below 1 kHz)
+#   with filters normalised to equal area; Keras' `MelSpectrogram`, and so the published model,
+#   uses the HTK scale, 1127 ln(1 + f/700), with triangles peaking at 1. This is most of the gap;
+# * **the edges**: librosa pads the window with zeros before the first frame, Keras reflects it;
+#   only the first and last frames change;
+# * **the DCT**: librosa's orthonormal DCT scales c0 by sqrt(1/64) and the others by sqrt(2/64);
+#   TensorFlow's `mfccs_from_log_mel_spectrograms` scales all of them by sqrt(2/64), so c0, the
+#   loudness, is sqrt(2) larger;
+# * **the dB floor** is the same here (80 dB below the window's own peak), because librosa is
+#   given one window. Given a batch of windows at once, `power_to_db` floors every window below
+#   the loudest of the batch, the batch dependence notebook 02 shows.
+#
+# What remains is small: librosa draws its triangles linear in Hz between mel-spaced edges, Keras
+# linear in mel. The model keeps its own front-end because its weights (and the published
+# checkpoints') were learned on exactly these numbers: features even a few percent off are inputs
+# it never saw. The `MFCC` layer also runs inside TensorFlow, on the `tf.data` threads during
+# training and in the graph at inference, which NumPy-based librosa cannot; and
+# `atomicvad_lib.mfcc_numpy` spells the same computation out for a device port (notebook 07).
+#
+# ## 6. Browse
 #
 # Move the slider to go through the training windows (JupyterLab). Headless, a few fixed windows
 # are drawn instead.
@@ -350,7 +449,7 @@ plotting.save_figure(fig, "01_data_exploration/levels");
 # %%
 def draw_window(fig, index):
     wave = training.waveforms[index]
-    log_mel, mfcc = plotting.features(wave[None], config)
+    log_mel, mfcc = np.asarray(frontend.log_mel(wave[None])), frontend.images(wave[None])[..., 0]
     axes = fig.subplots(1, 3)
     plotting.plot_waveform(axes[0], wave, config.sample_rate, f"#{index} {describe(index)}")
     plotting.plot_log_mel(axes[1], log_mel[0], config, "log-mel")
@@ -376,7 +475,7 @@ widgets.browse(len(training), draw_window, "01_data_exploration/browser",
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. Count distinct values per split; disjoint speakers and recordings make the test score a
 #    measure of generalisation to new voices and new sounds rather than of memorised ones.
@@ -391,11 +490,11 @@ print("quietest speech window:", quietest, describe(quietest), f"{level[quietest
 display(widgets.audio_player(training.waveforms[quietest]))
 # 3. Mean MFCC per class and their difference:
 sample = np.concatenate([np.flatnonzero(training.labels == v)[:200] for v in (1, 0)])
-_, mfccs = plotting.features(training.waveforms[sample], config)
+mfccs = frontend.images(training.waveforms[sample])[..., 0]
 mean_speech = mfccs[training.labels[sample] == 1].mean(axis=0)
 mean_background = mfccs[training.labels[sample] == 0].mean(axis=0)
 difference = np.abs(mean_speech - mean_background).mean(axis=1)
 print("coefficients differing most:", np.argsort(difference)[::-1][:5].tolist())
 # 4. With 32 coefficients the fine spectral detail (upper half of the image) is gone:
-_, small = plotting.features(training.waveforms[picked[:1]], av.Config(n_mfcc=32))
+small = av.MFCC.from_settings(av.Config(n_mfcc=32)).images(training.waveforms[picked[:1]])[..., 0]
 print("MFCC image with n_mfcc=32:", small.shape[1:])

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 02 · Augmentation, and how it goes wrong
 #
@@ -23,8 +31,10 @@ epochs_shown = 3             # epochs drawn in the "fresh every epoch" demonstra
 published_dir = "../shared/reference/atomicvad-published"  # a trained model, if available
 
 # %%
+import time
 import warnings
 
+import librosa
 import numpy as np
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -42,6 +52,7 @@ warnings.filterwarnings("ignore", message="The structure of `inputs`")
 if quick:
     epochs_shown = min(epochs_shown, 2)
 config = av.Config()
+frontend = av.MFCC.from_settings(config)  # the model's own MFCC layer, for the figures
 training = pipeline.load_split(repo_path(data_dir), "training", config)
 speech_rows = np.flatnonzero(training.labels == 1)
 background_rows = np.flatnonzero(training.labels == 0)
@@ -105,7 +116,7 @@ widgets.slider_plot(draw_time_shift, {"shift_ms": (0.0, 20.0, 0.5, 5.0)},
 def draw_noise(fig, noise_db):
     cfg = only(noise_prob=1.0, noise_db_min=noise_db, noise_db_max=noise_db)
     after, _ = augmented(background, 0, cfg)
-    _, mfcc = plotting.features(np.stack([background, after]), config)
+    mfcc = frontend.images(np.stack([background, after]))[..., 0]
     axes = fig.subplots(1, 2)
     plotting.plot_mfcc(axes[0], mfcc[0], config, "background, before")
     plotting.plot_mfcc(axes[1], mfcc[1], config, f"after: white noise at {noise_db:.0f} dBFS")
@@ -136,7 +147,7 @@ def mixed(snr_db):
 
 def draw_mix(fig, snr_db):
     out = mixed(snr_db)
-    log_mel, _ = plotting.features(np.stack([speech, background, out]), config)
+    log_mel = np.asarray(frontend.log_mel(np.stack([speech, background, out])))
     axes = fig.subplots(1, 3)
     for ax, spec, title in zip(axes, log_mel, ("speech", "background",
                                                f"speech + background at {snr_db:.0f} dB")):
@@ -156,6 +167,93 @@ for snr in (0.0, 10.0, 20.0):
           f"{10 * np.log10(np.mean(speech ** 2) / np.mean(added ** 2)):.2f} dB")
 
 # %% [markdown]
+# ### Optional: pitch shift and time stretch with librosa
+#
+# Two augmentations a speech student may expect are not in the pipeline: shifting the pitch
+# (another voice) and stretching time (another speaking rate). `librosa.effects` has both,
+# built on the short-time Fourier transform: `pitch_shift` stretches time with a phase vocoder and
+# resamples back to the original length, `time_stretch` changes the rate only (here cut or
+# zero-padded back to one window). Listen, and look at the harmonics move (the figures use
+# `librosa.display.specshow`, with the mel bands' frequencies in Hz and time in seconds):
+
+# %%
+def fit_window(wave):
+    """Cut or zero-pad to one window."""
+    return np.pad(wave, (0, max(0, config.window_samples - len(wave))))[:config.window_samples]
+
+
+def pitch_shifted(wave, semitones):
+    return librosa.effects.pitch_shift(wave, sr=config.sample_rate, n_steps=semitones)
+
+
+def time_stretched(wave, rate):
+    return fit_window(librosa.effects.time_stretch(wave, rate=rate))
+
+
+def draw_librosa_effects(fig, semitones, rate):
+    waves = (speech, pitch_shifted(speech, semitones), time_stretched(speech, rate))
+    log_mel = np.asarray(frontend.log_mel(np.stack(waves)))
+    axes = fig.subplots(1, 3)
+    for ax, spec, title in zip(axes, log_mel, ("speech", f"pitch {semitones:+.0f} semitones",
+                                               f"time stretched x{rate:.2f}")):
+        plotting.plot_log_mel(ax, spec, config, title)
+
+
+widgets.slider_plot(draw_librosa_effects, {"semitones": (-6.0, 6.0, 1.0, 3.0),
+                                           "rate": (0.7, 1.4, 0.05, 1.2)},
+                    [{"semitones": 3.0, "rate": 1.2}, {"semitones": -4.0, "rate": 0.8}],
+                    "02_augmentation/pitch_and_tempo", columns=1, panel_size=(12, 3.0),
+                    after=lambda semitones, rate: widgets.audio_table(
+                        [pitch_shifted(speech, semitones), time_stretched(speech, rate)],
+                        [f"pitch {semitones:+.0f}", f"tempo x{rate:.2f}"]));
+
+# %% [markdown]
+# They stay optional because of their cost. Measured here per window: librosa's effects run in
+# NumPy, one window at a time, while the pipeline's three augmentations run on whole batches in
+# one compiled TensorFlow function:
+
+# %%
+def per_window_ms(function, waves, repeats=1):
+    function(waves[0])  # warm-up (caches, first-call set-up)
+    started = time.perf_counter()
+    for _ in range(repeats):
+        for wave in waves:
+            function(wave)
+    return 1000 * (time.perf_counter() - started) / (repeats * len(waves))
+
+
+sample = training.waveforms[speech_rows[:8 if quick else 32]]
+batch = tf.constant(training.waveforms[:256])
+batch_labels = tf.constant(training.labels[:256])
+key = tf.constant([seed, 1], tf.int64)
+pool = tf.constant(training.waveforms[background_rows])
+
+
+def pipeline_augmentations():
+    return augment.augment_batch(batch, batch_labels, key, config,
+                                 background=lambda i: tf.gather(pool, i),
+                                 background_count=len(background_rows))
+
+
+pipeline_augmentations()  # warm-up: compiles the batch function
+started = time.perf_counter()
+for _ in range(5):
+    pipeline_augmentations()
+pipeline_ms = 1000 * (time.perf_counter() - started) / (5 * len(batch))
+costs = pd.DataFrame({"ms per window": {
+    "librosa pitch_shift (+2 semitones)": per_window_ms(lambda w: pitch_shifted(w, 2.0), sample),
+    "librosa time_stretch (x1.1)": per_window_ms(lambda w: time_stretched(w, 1.1), sample),
+    "the pipeline's shift + noise + mixing (a batch of 256)": pipeline_ms}})
+costs["windows per second (one core)"] = 1000 / costs["ms per window"]
+costs.round(3)
+
+# %% [markdown]
+# Each librosa effect costs one to two orders of magnitude more per window than all of the
+# pipeline's augmentations together; drawn afresh every epoch they would make the input pipeline,
+# not the model, the bottleneck of training (``benchmarks/pipeline_throughput.py`` measures the
+# pipeline). To use them anyway, apply them once, offline, to make extra training windows, or
+# call them from `tf.numpy_function` in the pipeline and pay the price.
+#
 # ## 2. SpecAugment and SpecCutout
 #
 # These two act on the MFCC image inside the model, and only while training (`training=True`):
@@ -168,7 +266,7 @@ for snr in (0.0, 10.0, 20.0):
 # Both force the model to use the whole image instead of one tell-tale region.
 
 # %%
-speech_mfcc = plotting.features(speech[None, :], config)[1][..., None]
+speech_mfcc = frontend.images(speech[None, :])
 
 
 def draw_spec(fig, freq_mask_param, time_mask_param, cutout_masks, draw):
@@ -330,8 +428,9 @@ quiet = (background * 0.003).astype(np.float32)
 loud = (speech / np.abs(speech).max() * 0.9).astype(np.float32)
 rows, images = [], {}
 for floor in ("batch", "window"):
-    alone = plotting.features(quiet[None], config, floor=floor)[1][0]
-    together = plotting.features(np.stack([quiet, loud]), config, floor=floor)[1][0]
+    layer = av.MFCC.from_settings(config, floor=floor)
+    alone = layer.images(quiet[None])[0, ..., 0]
+    together = layer.images(np.stack([quiet, loud]))[0, ..., 0]
     images[floor] = (alone, together)
     rows.append({"floor": floor, "max |MFCC alone - MFCC with a loud batch mate|":
                  float(np.max(np.abs(alone - together)))})
@@ -353,16 +452,16 @@ plotting.save_figure(fig, "02_augmentation/batch_dependent_features");
 
 # %%
 published = sorted((repo_root() / published_dir).resolve().glob("AtomicVADGGCU-chkpt*.keras"))
-model = av.load_published(published[0]) if published else av.build_model(config, seed=seed)
+model = av.load_model(published[0]) if published else av.build_model(config, seed=seed)
 print("model:", published[0].name if published else "untrained (no published checkpoint found)")
-front_end = next(layer for layer in model.layers if isinstance(layer, av.MFCC))
+frontend = next(layer for layer in model.layers if isinstance(layer, av.MFCC))
 rows = []
 for floor in ("batch", "window"):
-    front_end.floor = floor
+    frontend.floor = floor
     alone = float(model(quiet[None], training=False)[0, 1])
     together = float(model(np.stack([quiet, loud]), training=False)[0, 1])
     rows.append({"floor": floor, "P(speech) alone": alone, "P(speech) with a loud batch mate": together})
-front_end.floor = "window"
+frontend.floor = "window"
 pd.DataFrame(rows).set_index("floor").round(4)
 
 # %% [markdown]
@@ -383,7 +482,7 @@ pd.DataFrame(rows).set_index("floor").round(4)
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. Amplitude 10^(-90/20) ~ 3e-5 is invisible on a +-1 scale, but the log-mel spectrum is in dB:
 #    the noise lifts the floor of empty bands by tens of dB, which MFCCs show clearly.
@@ -400,8 +499,8 @@ order_frozen = tf.data.Dataset.range(8).shuffle(8, seed=1).cache()
 print("3. shuffle before cache:", [[int(v) for v in order_frozen] for _ in range(2)])
 # 4. Two quiet windows of similar level have similar maxima, so the batch floor hardly moves:
 #    the effect needs a batch mate much louder than the window.
-front_end.floor = "batch"
+frontend.floor = "batch"
 other = (background_rows[-1] if len(background_rows) > 1 else background_rows[0])
 pair = np.stack([quiet, (training.waveforms[other] * 0.003).astype(np.float32)])
 print("4.", float(model(quiet[None])[0, 1]), float(model(pair)[0, 1]))
-front_end.floor = "window"
+frontend.floor = "window"

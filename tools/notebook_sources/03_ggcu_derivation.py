@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 03 · GGCU: from ReLU to a learnable oscillating activation
 #
@@ -30,7 +38,7 @@ from tqdm.auto import tqdm
 
 import atomicvad_lib as av
 from atomicvad_lib import ggcu_math as gm
-from atomicvad_lib import plotting, widgets
+from atomicvad_lib import model_stats, plotting, widgets
 
 widgets.use_interactive(interactive)
 if quick:
@@ -208,11 +216,7 @@ pd.DataFrame({"w2": w2, "max |dGGCU/dx| on [-3, 3]":
 
 # %%
 model = av.build_model(av.Config(), seed=seed)
-ggcu_layers = [layer for layer in model.layers if isinstance(layer, av.GGCU)]
-pd.DataFrame({"layer": [layer.name for layer in ggcu_layers],
-              "l1": [layer.l1 for layer in ggcu_layers], "l2": [layer.l2 for layer in ggcu_layers],
-              "penalty now": [float(sum(np.asarray(loss) for loss in layer.losses))
-                              for layer in ggcu_layers]}).set_index("layer")
+model_stats.ggcu_parameters(model)[["layer", "l1", "l2", "penalty"]]
 
 # %% [markdown]
 # ## Exercises
@@ -228,7 +232,7 @@ pd.DataFrame({"layer": [layer.name for layer in ggcu_layers],
 #
 # The solutions are in the next cell (click it to expand in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. With b1 = 0: GGCU(-x) = -w1 x cos(-w2 x + b2) = -w1 x cos(w2 x - b2), which equals
 #    -GGCU(x) = -w1 x cos(w2 x + b2) for all x only if cos(w2 x - b2) = cos(w2 x + b2), i.e.

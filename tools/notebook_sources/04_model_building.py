@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 04 · Building AtomicVAD, layer by layer
 #
@@ -219,7 +227,7 @@ widgets.slider_plot(draw_activation, {"activation": list(av.ACTIVATIONS)},
 # %% [markdown]
 # ## 8. A published checkpoint
 #
-# The authors published ten trained checkpoints (one per seed). `av.load_published` maps their
+# The authors published ten trained checkpoints (one per seed). `av.load_model` maps their
 # custom layers onto this library's, so the same architecture loads their weights. The folder is
 # not part of this repository; the cell below skips itself when it is absent. Their parity windows
 # (`inputs.npy`, sixteen synthetic sounds) are scored one window per batch, as recorded in
@@ -232,7 +240,7 @@ if not checkpoints:
     print(f"No published checkpoints at {published}: skipping this section. Put the authors'"
           " AtomicVADGGCU-chkpt*.keras files there (or pass -p published_dir ...) to run it.")
 else:
-    published_model = av.load_published(checkpoints[0])
+    published_model = av.load_model(checkpoints[0])
     print(f"loaded {checkpoints[0].name}: {published_model.count_params()} parameters")
     ours = model_stats.layer_table(model)["parameters"].sum()
     theirs = model_stats.layer_table(published_model)
@@ -248,9 +256,7 @@ else:
         display(pd.DataFrame({"speech probability": got, "expected": expected},
                              index=pd.Index(names, name="input")).round(4))
         assert np.allclose(got, expected, atol=1e-3)
-    ggcu = {layer.name: {w.name: float(np.asarray(w)[0]) for w in layer.weights}
-            for layer in published_model.layers if isinstance(layer, av.GGCU)}
-    display(pd.DataFrame(ggcu).T.rename_axis("learned GGCU parameters"))
+    display(model_stats.ggcu_parameters(published_model)[["layer", "w1", "w2", "b1", "b2"]])
 
 # %% [markdown]
 # ## Exercises
@@ -265,7 +271,7 @@ else:
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. Depth multiplier 1: block 1 has one 7x7 filter (49 + 1) instead of three (150), LayerNorm
 #    2 instead of 6, block1_expand 1*8+8 = 16 instead of 32: 298 - 100 - 4 - 16 = 178 parameters.

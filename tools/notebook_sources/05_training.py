@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 05 · Training one fold
 #
@@ -39,7 +47,8 @@ from IPython.display import display
 from sklearn.metrics import confusion_matrix
 
 import atomicvad_lib as av
-from atomicvad_lib import course, pipeline, plotting, training, widgets
+from atomicvad_lib import manifest, model_stats, pipeline, plotting, training, widgets
+from atomicvad_lib.config import fold_for_seed
 from atomicvad_lib.metrics import binary_metrics, choose_threshold
 from atomicvad_lib.paths import repo_path
 from atomicvad_lib.runinfo import set_training_threads
@@ -49,7 +58,7 @@ set_training_threads()  # before TensorFlow's first op: one core trains, the res
 if not (isinstance(seed, int) and seed >= 0):
     raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
 widgets.use_interactive(interactive)
-fold = course.fold_for_seed(seed) if fold is None else int(fold)
+fold = fold_for_seed(seed) if fold is None else int(fold)
 run_path = repo_path(run_dir)
 data_path = repo_path(data_dir)
 config_file = repo_path(config) if config else None
@@ -58,8 +67,8 @@ if config_file:  # e.g. the best trial of notebook 08 / atomicvad tune
     epochs, batch_size = from_file.epochs, from_file.batch_size
 if quick:
     epochs, batch_size = min(epochs, 2), min(batch_size, 32)
-    data_path = course.subset_manifests(data_path, run_path / "quick_data", per_manifest=48,
-                                        seed=seed)
+    data_path = manifest.subset_manifests(data_path, run_path / "quick_data", per_manifest=48,
+                                          seed=seed)
 if config_file:
     config = from_file.replace(epochs=epochs, batch_size=batch_size, data_dir=str(data_path))
 else:
@@ -214,9 +223,7 @@ fig.tight_layout()
 plotting.save_figure(fig, f"05_training/test_seed{seed}");
 
 # %%
-ggcu = {layer.name: {w.name: float(np.asarray(w)[0]) for w in layer.weights}
-        for layer in result.model.layers if isinstance(layer, av.GGCU)}
-pd.DataFrame(ggcu).T.rename_axis("learned GGCU parameters").round(4)
+model_stats.ggcu_parameters(result.model)[["layer", "w1", "w2", "b1", "b2"]].round(4)
 
 # %% [markdown]
 # Compare these with the GCU start ($w_1 = w_2 = 1$, $b_1 = b_2 = 0$) and with the published
@@ -238,7 +245,7 @@ pd.DataFrame(ggcu).T.rename_axis("learned GGCU parameters").round(4)
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. Yes on a CPU: train_fold seeds Python, NumPy, TensorFlow and Keras and makes TensorFlow's ops
 #    deterministic, and the pipeline's augmentation is keyed by (seed, epoch, batch). Another seed

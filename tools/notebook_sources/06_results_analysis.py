@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 06 · Results of a run: every fold, side by side
 #
@@ -36,9 +44,9 @@ from sklearn.metrics import confusion_matrix
 from tqdm.auto import tqdm
 
 import atomicvad_lib as av
-from atomicvad_lib import aggregate, audio, evaluation, manifest, metrics, plotting, widgets
+from atomicvad_lib import aggregate, audio, evaluation, manifest, metrics, model_stats, plotting, widgets
 from atomicvad_lib.paths import repo_path, repo_root
-from atomicvad_lib.training import FoldPaths
+from atomicvad_lib.runs import FoldPaths, load_model
 
 widgets.use_interactive(interactive)
 warnings.filterwarnings("ignore", message="The structure of `inputs`")
@@ -59,10 +67,9 @@ summary.folds.set_index("fold").round(4)
 # mean of the seeds. With a single fold it is undefined.
 
 # %%
-table = aggregate.aggregate(summary)
-table["mean ± std"] = [f"{m:.4f} ± {s:.4f}" if np.isfinite(s) else f"{m:.4f}"
-                       for m, s in zip(table["mean"], table["std"])]
-table.set_index("metric")
+table = aggregate.aggregate(summary).set_index("metric")
+table["mean ± std"] = [aggregate.mean_std(m, s) for m, s in zip(table["mean"], table["std"])]
+table
 
 # %% [markdown]
 # ## 2. Training curves of every fold
@@ -96,21 +103,18 @@ for entry in test_entries:  # one entry per clip, spanning the whole clip
 clip_entries = list(clips.values())
 print(f"{len(test_entries)} test windows from {len(clip_entries)} clips")
 
-window_scores, validation_scores, clip_scores, ggcu_rows = {}, {}, {}, []
+window_scores, validation_scores, clip_scores, ggcu_tables = {}, {}, {}, []
 for fold in tqdm(summary.folds["fold"], desc="scoring folds"):
     model_path = FoldPaths(run_path, int(fold)).best_model
     config = evaluation.resolve_config(model_path)
-    model = evaluation.load_model(model_path)
+    model = load_model(model_path)
     window_scores[fold] = evaluation.score_entries(model, test_entries, config, modes=("spi",),
                                                    progress=False)
     validation_scores[fold] = evaluation.score_entries(model, validation_entries, config,
                                                        modes=("spi",), progress=False)
     clip_scores[fold] = evaluation.score_entries(model, clip_entries, config, modes=("spi", "swi"),
                                                  overlap=overlap, progress=False)
-    for layer in model.layers:
-        if isinstance(layer, av.GGCU):
-            ggcu_rows.append({"source": f"fold {fold}", "layer": layer.name.split("_")[0],
-                              **{w.name: float(np.asarray(w)[0]) for w in layer.weights}})
+    ggcu_tables.append(model_stats.ggcu_parameters(model).assign(source=f"fold {fold}"))
 
 # %% [markdown]
 # ### The decision threshold, chosen on validation
@@ -208,21 +212,19 @@ if quick:
     checkpoints = checkpoints[:2]
 published_scores, published_validation = {}, {}
 for path in tqdm(checkpoints, desc="published checkpoints"):
-    model = evaluation.load_model(path)
+    model = load_model(path)
     published_scores[path.stem] = evaluation.score_entries(model, test_entries, av.Config(),
                                                            modes=("spi",), progress=False)
     published_validation[path.stem] = evaluation.score_entries(model, validation_entries, av.Config(),
                                                                modes=("spi",), progress=False)
-    for layer in model.layers:
-        if isinstance(layer, av.GGCU):
-            ggcu_rows.append({"source": "published", "layer": "block1" if layer.name == "ggcu"
-                              else "block2", **{w.name: float(np.asarray(w)[0]) for w in layer.weights}})
-ggcu_table = pd.DataFrame(ggcu_rows)
-display(ggcu_table[ggcu_table.source != "published"].set_index(["source", "layer"]).round(3))
+    ggcu_tables.append(model_stats.ggcu_parameters(model).assign(source="published"))
+ggcu_table = pd.concat(ggcu_tables).reset_index()
+display(ggcu_table[ggcu_table.source != "published"].set_index(["source", "block"])
+        [["w1", "w2", "b1", "b2"]].round(3))
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
 for ax, layer in zip(axes, ("block1", "block2")):
-    chosen = ggcu_table[ggcu_table.layer == layer]
+    chosen = ggcu_table[ggcu_table.block == layer]
     ours = chosen[chosen.source != "published"]
     theirs = chosen[chosen.source == "published"]
     ax.scatter(ours["w1"], ours["w2"], label="this run's folds", color="C3")
@@ -256,12 +258,7 @@ else:
     ours = pd.DataFrame({f"fold {f}": test_metrics(s, validation_scores[f])
                          for f, s in window_scores.items()}).T
     display(comparison.round(4))
-    def mean_std(frame):
-        return pd.Series({k: f"{frame[k].mean():.4f} ± {frame[k].std():.4f}" if len(frame) > 1
-                          else f"{frame[k].mean():.4f}" for k in frame})
-
-    display(pd.DataFrame({"this run": mean_std(ours.astype(float)),
-                          "published checkpoints": mean_std(comparison.astype(float))}).T)
+    display(aggregate.mean_std_table({"this run": ours, "published checkpoints": comparison}))
 
 # %% [markdown]
 # ## Exercises
@@ -278,7 +275,7 @@ else:
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 folds = summary.folds.set_index("fold")
 # 1. Best/worst by test AUROC, and their validation AUROC: a seed that is best on test is often

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 07 · Deployment: int8 LiteRT, streaming over long audio, and baselines
 #
@@ -5,8 +13,8 @@
 #
 # 1. why a microcontroller computes the MFCCs itself, and how `atomicvad_lib.mfcc_numpy` pins the
 #    front-end down as a NumPy specification that matches the Keras layer;
-# 2. how a trained model becomes LiteRT (TFLite) files: float32, full-integer int8 calibrated on
-#    training windows, and int8 with the layer normalisations kept in float;
+# 2. how a trained model becomes LiteRT (TFLite) files: float32, and full-integer int8 calibrated
+#    on training windows;
 # 3. why a 3-channel layer norm breaks a plain int8 conversion, and how an exact rewrite of the
 #    graph (same function in float) keeps full int8 within 0.01 AUROC;
 # 4. how to run a 0.63 s model over a recording of any length: sliding windows, smoothing,
@@ -36,7 +44,7 @@ import soundfile as sf
 from IPython.display import display
 
 import atomicvad_lib as av
-from atomicvad_lib import (baselines, course, export, mfcc_numpy, pipeline, plotting, streaming,
+from atomicvad_lib import (baselines, export, mfcc_numpy, pipeline, plotting, runs, streaming,
                            training)
 from atomicvad_lib.paths import repo_path
 
@@ -62,10 +70,10 @@ print(f"training: {len(train_windows)} windows, testing: {len(testing)} "
 # is trained here with `train_fold` for a few epochs: enough to show every step, not to judge accuracy.
 
 # %%
-chosen = Path(model_path) if model_path else course.best_checkpoint(repo_path(experiments_dir))
+chosen = Path(model_path) if model_path else runs.best_checkpoint(repo_path(experiments_dir))
 if chosen is not None:
     model_file = repo_path(chosen)
-    model = export.load_model_file(model_file)
+    model = runs.load_model(model_file)
     print(f"model: {model_file}")
 else:
     epochs = 2 if quick else 10
@@ -91,9 +99,9 @@ print(f"{model.count_params()} parameters")
 
 # %%
 frontend = export.frontend_layer(model)
-spec = mfcc_numpy.FrontEndSpec.from_layer(frontend)
+spec = mfcc_numpy.FrontendSpec.from_layer(frontend)
 sample = testing.waveforms[:32]
-keras_mfcc = np.asarray(frontend(sample))
+keras_mfcc = frontend.images(sample)
 numpy_mfcc = mfcc_numpy.mfcc(sample, spec)
 relative = np.abs(keras_mfcc - numpy_mfcc).max(axis=(1, 2, 3)) / np.ptp(keras_mfcc, axis=(1, 2, 3))
 print(f"largest difference, relative to each window's range: {relative.max():.2e}")
@@ -110,7 +118,7 @@ fig.tight_layout()
 plotting.save_figure(fig, "07_deployment_and_streaming/frontend_parity");
 
 # %% [markdown]
-# ## 2. Export: float32, int8, and int8 with float layer norm
+# ## 2. Export: float32 and int8
 #
 # `export.export_model` cuts the model at the MFCC image, drops SpecAugment, SpecCutout and dropout
 # (identities at inference), writes out layer normalisation as mean/subtract/rsqrt, and converts:
@@ -118,9 +126,7 @@ plotting.save_figure(fig, "07_deployment_and_streaming/frontend_parity");
 # - **float32**: the same arithmetic as Keras;
 # - **int8**: weights *and* activations int8, input and output int8, ranges calibrated on a seeded
 #   draw of training windows, from a graph rewritten for int8 (`export.int8_head`, section 3).
-#   TFLite has no int8 cosine: GGCU's `cos` runs in float between a DEQUANTIZE and a QUANTIZE;
-# - **int8 + float layer norm**: the plain graph in int8 with the two layer normalisations kept in
-#   float, the earlier workaround, kept for comparison.
+#   TFLite has no int8 cosine: GGCU's `cos` runs in float between a DEQUANTIZE and a QUANTIZE.
 #
 # The same command from a terminal: `atomicvad export MODEL.keras --out exports/NAME --test-data data_samples`.
 
@@ -135,13 +141,11 @@ test = result.report["test"]
 keras_size = Path(model_file).stat().st_size
 display(pd.DataFrame({
     "file (bytes)": [keras_size] + [result.report["files"][k]["bytes"] for k in
-                                    ("float32", "int8", "int8_float_norm")],
-    "AUROC": [test["auroc_keras"], test["auroc_float32"], test["auroc_int8"],
-              test["auroc_int8_float_norm"]],
+                                    ("float32", "int8")],
+    "AUROC": [test["auroc_keras"], test["auroc_float32"], test["auroc_int8"]],
     "mean |ΔP(speech)| vs Keras": [0.0, test["mean_abs_diff_float32_vs_keras"],
-                                   test["mean_abs_diff_int8_vs_keras"],
-                                   test["mean_abs_diff_int8_float_norm_vs_keras"]],
-}, index=["Keras .keras", "LiteRT float32", "LiteRT int8", "LiteRT int8 + float LN"]).round(4))
+                                   test["mean_abs_diff_int8_vs_keras"]],
+}, index=["Keras .keras", "LiteRT float32", "LiteRT int8"]).round(4))
 
 # %% [markdown]
 # ## 3. What int8 costs, and why
@@ -164,12 +168,11 @@ display(pd.DataFrame({
 # so flat that rounding the input alone reorders it).
 
 # %%
-features = export.compute_features(testing.waveforms, frontend)
+features = frontend.images(testing.waveforms)
 head = export.inference_head(model)
 keras_prob = head.predict(features, verbose=0)[:, 1]
 runners = {"float32": export.LiteRTModel(result.float_path, spec),
-           "int8": export.LiteRTModel(result.int8_path, spec),
-           "int8 + float LN": export.LiteRTModel(result.int8_float_norm_path, spec)}
+           "int8": export.LiteRTModel(result.int8_path, spec)}
 litert_prob = {name: r.predict_features(features)[:, 1] for name, r in runners.items()}
 
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -185,8 +188,7 @@ axes[1].set(xlabel="MFCC coefficient", ylabel="int8 steps spanned", yscale="log"
             title=f"input scale {scale:.2f} per step: c0 takes most of the 256 levels")
 fig.tight_layout()
 plotting.save_figure(fig, "07_deployment_and_streaming/int8_vs_float");
-print(f"int8 AUROC drop {test['int8_auroc_drop']:+.4f}; "
-      f"int8 + float LN drop {test['int8_float_norm_auroc_drop']:+.4f}")
+print(f"int8 AUROC drop {test['int8_auroc_drop']:+.4f}")
 
 # %% [markdown]
 # ## 4. Streaming over a long recording
@@ -199,21 +201,10 @@ print(f"int8 AUROC drop {test['int8_auroc_drop']:+.4f}; "
 # In a terminal: `atomicvad stream FILE.wav --model MODEL.keras --out DIR`.
 
 # %%
-speech_rows = np.flatnonzero(testing.labels == 1)
-background_rows = np.flatnonzero(testing.labels == 0)
-pieces, truth, total, is_speech = [], [], 0, False
-while total < long_clip_seconds * config.sample_rate:
-    rows = rng.choice(speech_rows if is_speech else background_rows, size=rng.integers(1, 5))
-    for row in rows:
-        pieces.append(testing.waveforms[row])
-        truth.append(np.full(config.window_samples, is_speech))
-        total += config.window_samples
-    is_speech = not is_speech
-clip, clip_truth = np.concatenate(pieces), np.concatenate(truth)
+clip = streaming.demo_clip(testing.waveforms, testing.labels, long_clip_seconds, rng)
 clip_path = work / "long_clip.wav"
-sf.write(clip_path, clip, config.sample_rate, subtype="FLOAT")
-print(f"{clip_path.name}: {len(clip) / config.sample_rate:.0f} s, "
-      f"{clip_truth.mean():.0%} speech")
+sf.write(clip_path, clip.audio, clip.sample_rate, subtype="FLOAT")
+print(f"{clip_path.name}: {clip.duration:.0f} s, {clip.truth.mean():.0%} speech")
 
 # %%
 settings = streaming.DecisionSettings()
@@ -221,9 +212,7 @@ stream = streaming.stream_probabilities(clip_path, streaming.keras_predictor(mod
                                         block_seconds=10, progress=False)
 segments = streaming.detect_segments(stream, settings)
 speech_frames = streaming.decide(stream.probabilities, stream.hop, settings)
-hop_samples = int(round(stream.hop * config.sample_rate))
-frame_truth = np.array([clip_truth[i:i + hop_samples].mean() >= 0.5
-                        for i in range(0, len(clip_truth), hop_samples)])
+frame_truth = clip.frame_truth(stream.hop)
 print(f"{len(stream.probabilities)} frames in {stream.blocks} blocks, {len(segments)} segments; "
       f"frame accuracy {np.mean(speech_frames == frame_truth):.3f}; "
       f"real-time factor {stream.real_time_factor:.4f} "
@@ -261,7 +250,6 @@ detectors = baselines.default_detectors() + [
     baselines.keras_detector(model, file=model_file),
     baselines.litert_detector(result.float_path, model.count_params()),
     baselines.litert_detector(result.int8_path, model.count_params()),
-    baselines.litert_detector(result.int8_float_norm_path, model.count_params()),
 ]
 table = baselines.compare(detectors, testing.waveforms, testing.labels,
                           latency_repeats=10 if quick else 50, progress=False)
@@ -281,7 +269,7 @@ display(table.round(4))
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. Every frame costs one window, so the model time scales as 1/hop; on a short clip fixed costs
 #    (reading, tracing) blur that. Coarser frames also blur the segment edges.
@@ -289,9 +277,8 @@ for hop in (0.25, 0.04):
     s = streaming.stream_probabilities(clip_path, streaming.keras_predictor(model), hop=hop,
                                        progress=False)
     decided = streaming.decide(s.probabilities, s.hop, settings)
-    n = int(round(hop * config.sample_rate))
-    want = np.array([clip_truth[i:i + n].mean() >= 0.5 for i in range(0, len(clip_truth), n)])
-    print(f"1. hop {hop}: RTF {s.real_time_factor:.4f}, accuracy {np.mean(decided == want):.3f}")
+    print(f"1. hop {hop}: RTF {s.real_time_factor:.4f}, "
+          f"accuracy {np.mean(decided == clip.frame_truth(s.hop)):.3f}")
 # 2. Without smoothing/hangover/minimum durations every flicker is a segment.
 raw = streaming.DecisionSettings(smoothing="none", hangover_ms=0, min_speech_ms=0, min_silence_ms=0)
 print("2.", len(streaming.detect_segments(stream, raw)), "raw segments vs", len(segments))

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 08 · Hyperparameter search with Optuna
 #
@@ -37,7 +45,7 @@ import pandas as pd
 from IPython.display import display
 
 import atomicvad_lib as av
-from atomicvad_lib import course, plotting, tuning, widgets
+from atomicvad_lib import manifest, plotting, tuning, widgets
 from atomicvad_lib.paths import repo_path
 from atomicvad_lib.runinfo import set_training_threads
 
@@ -51,7 +59,7 @@ if quick:
     n_trials, epochs, per_manifest = min(n_trials, 3), min(epochs, 2), 48
     run_path = run_path.with_name(run_path.name + "_quick")  # its own study: other settings
 if per_manifest:
-    data_path = course.subset_manifests(data_path, run_path / "data_subset",
+    data_path = manifest.subset_manifests(data_path, run_path / "data_subset",
                                         per_manifest=per_manifest, seed=0)
 settings = tuning.settings_from(run_path.name, out=run_path, storage=storage,
                                 data_dir=str(data_path), epochs=epochs)
@@ -327,7 +335,7 @@ else:
 #
 # Solutions: next cell (expand it in JupyterLab).
 
-# %% hidden
+# %% jupyter={"source_hidden": true}
 # Solutions
 # 1. None: the study already holds n_trials trials, and the cell only tops it up (tune with
 #    n_trials minus the trials started). A larger n_trials adds the difference, continuing the study.
