@@ -20,7 +20,8 @@ from optuna.trial import TrialState
 from atomicvad_lib import Config, cli, tuning
 from atomicvad_lib.config import RECIPES
 
-EPOCHS = 2  # with sampler seed 0, trial 3 of the tiny corpus study is pruned after epoch 1
+EPOCHS = 2
+SAMPLER_SEED = 3  # with it, trial 2 of the tiny corpus study is pruned after epoch 1
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +59,10 @@ def test_space_is_shown_and_the_base_recipe_is_trial_zero(capsys):
 
 def test_study_reports_validation_auroc_prunes_continues_and_writes_the_best_config(
         corpus, tmp_path, capsys):
-    settings = _settings(corpus, tmp_path / "run")
-    study = tuning.tune(settings, n_trials=4)
+    settings = _settings(corpus, tmp_path / "run", sampler_seed=SAMPLER_SEED)
+    study = tuning.tune(settings, n_trials=3)
     trials = study.get_trials()
-    assert [t.number for t in trials] == [0, 1, 2, 3]
+    assert [t.number for t in trials] == [0, 1, 2]
     assert trials[0].user_attrs["baseline"] and trials[0].params == tuning.base_params(settings.base)
     assert TrialState.PRUNED in {t.state for t in trials}, [t.state for t in trials]
     for trial in trials:
@@ -85,7 +86,7 @@ def test_study_reports_validation_auroc_prunes_continues_and_writes_the_best_con
     assert best["number"] == study.best_trial.number and best["validation_auroc"] == study.best_value
     config_file = settings.run_dir / tuning.BEST_CONFIG
     assert Config.load(config_file) == settings.base.replace(**study.best_trial.params)
-    assert (settings.run_dir / tuning.TRIALS_CSV).read_text().count("\n") == 5
+    assert (settings.run_dir / tuning.TRIALS_CSV).read_text().count("\n") == 4
 
     # atomicvad train accepts the best config as it is
     assert cli.main(["train", "--config", str(config_file), "--out", str(tmp_path / "train"),
@@ -96,12 +97,13 @@ def test_study_reports_validation_auroc_prunes_continues_and_writes_the_best_con
 
     # running again continues the study: one more trial, the earlier ones untouched
     again = tuning.tune(settings, n_trials=1)
-    assert [(t.number, t.state, t.value, t.params) for t in again.get_trials()[:4]] == [
+    assert [(t.number, t.state, t.value, t.params) for t in again.get_trials()[:3]] == [
         (t.number, t.state, t.value, t.params) for t in trials]
-    assert len(again.get_trials()) == 5
+    assert len(again.get_trials()) == 4
     # ... and refuses to mix in trials of other settings
     with pytest.raises(tuning.TuningError, match="epochs: recorded 2, requested 3"):
-        tuning.tune(_settings(corpus, tmp_path / "run", epochs=3), n_trials=1)
+        tuning.tune(_settings(corpus, tmp_path / "run", epochs=3, sampler_seed=SAMPLER_SEED),
+                    n_trials=1)
 
 
 def test_same_seeds_propose_the_same_trials(tmp_path):
@@ -160,10 +162,9 @@ def test_killed_trials_end_failed_not_running(corpus, tmp_path):
 
 
 def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
-    """Two `atomicvad tune` started together, one of them with two worker processes."""
+    """Two `atomicvad tune` started together (--jobs 2 is in the killed-trials test)."""
     folder = tmp_path / "run"
-    commands = [_tune_command(corpus, folder, "--epochs", "1", "--n-trials", "2", "--jobs", "2"),
-                _tune_command(corpus, folder, "--epochs", "1", "--n-trials", "1")]
+    commands = [_tune_command(corpus, folder, "--epochs", "1", "--n-trials", "1")] * 2
     processes = [subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE) for command in commands]
     outputs = [p.communicate(timeout=240) for p in processes]
@@ -171,10 +172,9 @@ def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
         assert process.returncode == 0, err.decode()[-3000:]
     study = optuna.load_study(study_name="shared", storage=tuning.default_storage(folder))
     trials = study.get_trials()
-    assert sorted(t.number for t in trials) == [0, 1, 2]  # no number twice, none lost
+    assert sorted(t.number for t in trials) == [0, 1]  # no number twice, none lost
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    workers = {t.user_attrs["worker"]["pid"] for t in trials}
-    assert len(workers) == 3 and processes[1].pid in workers  # two of them --jobs 2's
+    assert {t.user_attrs["worker"]["pid"] for t in trials} == {p.pid for p in processes}
     assert sum(t.user_attrs.get("baseline", False) for t in trials) == 1
     for out, _ in outputs:
         assert "study shared: " in out.decode()
