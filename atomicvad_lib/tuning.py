@@ -444,9 +444,9 @@ def optimize(settings: StudySettings, n_trials: int | None, timeout: float | Non
              ) -> list[int]:
     """Run up to ``n_trials`` trials (or until ``timeout`` seconds) of the study in this process,
     one at a time; returns their numbers. KeyboardInterrupt marks the running trial FAIL."""
-    from .runinfo import set_training_threads
-
     import logging
+
+    from .runinfo import set_training_threads
 
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # retracing notes of each new model
     set_training_threads(settings.threads)
