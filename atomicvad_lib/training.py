@@ -119,7 +119,9 @@ def make_schedule(config: Config, total_steps: int):
         schedule = Triangular(config.cycle_min_fraction * config.learning_rate,
                               config.learning_rate, round(config.cycle_fraction * total_steps / 2))
     else:
-        first_decay = max(1, round(config.first_decay_fraction * total_steps))
+        # rounded up: periods that should end at the last step must not end a step or two early
+        # and restart there (1/7 of 576 steps is 82.3)
+        first_decay = max(1, math.ceil(config.first_decay_fraction * total_steps - 1e-9))
         schedule = keras.optimizers.schedules.CosineDecayRestarts(
             config.learning_rate, first_decay, t_mul=config.t_mul, m_mul=config.m_mul)
     return LinearWarmup(schedule, warmup, config.learning_rate) if warmup > 0 else schedule

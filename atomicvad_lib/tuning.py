@@ -84,7 +84,7 @@ class Param:
 SEARCH_SPACE: tuple[Param, ...] = (
     Param("learning_rate", "float", 1e-3, 5e-2, log=True,
           why="the course recipe's 1e-2 was picked from three values"),
-    Param("batch_size", "categorical", choices=(32, 64, 128),
+    Param("batch_size", "categorical", choices=(64, 128, 256),
           why="steps per epoch against gradient noise"),
     Param("optimizer", "categorical", choices=("adamw", "sgd")),
     Param("momentum", "float", 0.8, 0.98, when=("optimizer", ("sgd",))),
@@ -634,10 +634,7 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
                   data_dir: str | None = None, epochs: int | None = None,
                   seed: int = DEFAULT_SEED, sampler_seed: int = 0, quick: bool = False,
                   progress: bool = True) -> StudySettings:
-    """StudySettings of the run ``run`` in the folder ``out`` (default: ``experiments_root``, by
-    default experiments/, then ``run``): the base config is ``config_file`` or ``recipe`` with the course's epochs and batch size (and
-    early-stopping patience as notebook 05 sets it). ``quick``: 3 epochs on a subset of the
-    data."""
+x
     from .course import COURSE_TRAINING
     from .manifest import subset_manifests
 
@@ -655,8 +652,6 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
     if quick:
         base = base.replace(epochs=min(base.epochs, 3), data_dir=str(subset_manifests(
             _data_path(base.data_dir), run_dir / "quick_data", per_manifest=48, seed=seed)))
-    if not config_file:
-        base = base.replace(patience=max(5, base.epochs // 3))
     return StudySettings(run=run, run_dir=run_dir, storage=storage or default_storage(run_dir),
                          base=base, seed=int(seed), sampler_seed=int(sampler_seed),
                          progress=progress)
@@ -689,7 +684,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="base settings the search starts from (default course)")
     parser.add_argument("--config", help="base settings from a YAML/JSON file instead")
     parser.add_argument("--data", help="data folder (default: the base config's data_dir)")
-    parser.add_argument("--epochs", type=int, help="epochs per trial (default: the course's 12)")
+    parser.add_argument("--epochs", type=int, help="epochs per trial (default: the course's, course.COURSE_TRAINING)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"training seed of every trial (default {DEFAULT_SEED})")
     parser.add_argument("--sampler-seed", type=int, default=0, help="TPE's seed (default 0)")

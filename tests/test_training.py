@@ -163,6 +163,17 @@ def test_warmup_schedule_ramps_then_follows_cosine_restarts_and_serialises():
     assert plain.first_decay_steps == 100
 
 
+@pytest.mark.parametrize("total_steps", [576, 480, 100])
+def test_course_restarts_end_at_the_last_step_not_after_a_restart(total_steps):
+    config = Config.for_recipe("course")
+    schedule = make_schedule(config, total_steps)
+    rates = np.array([float(schedule(s)) for s in range(total_steps)])
+    # three periods 1 : 2 : 4 cover the run; the rate falls to the end instead of jumping back
+    assert rates[-1] < 0.05 * config.learning_rate
+    jumps = np.flatnonzero(np.diff(rates) > 0) + 1
+    assert len(jumps) <= 2 and all(j < total_steps - 1 for j in jumps)
+
+
 KILLABLE = """
 import sys, time, keras
 from atomicvad_lib import Config
