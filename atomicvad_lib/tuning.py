@@ -634,7 +634,10 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
                   data_dir: str | None = None, epochs: int | None = None,
                   seed: int = DEFAULT_SEED, sampler_seed: int = 0, quick: bool = False,
                   progress: bool = True) -> StudySettings:
-x
+    """StudySettings of the run ``run`` in the folder ``out`` (default: ``experiments_root``, by
+    default experiments/, then ``run``): the base config is ``config_file``, or ``recipe`` with
+    the course's epochs and batch size as notebook 05 trains it. ``quick``: 3 epochs on a subset
+    of the data."""
     from .course import COURSE_TRAINING
     from .manifest import subset_manifests
 

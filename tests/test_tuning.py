@@ -106,6 +106,7 @@ def test_study_reports_validation_auroc_prunes_continues_and_writes_the_best_con
                     n_trials=1)
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")  # ask/tell by hand, no optimize()
 def test_same_seeds_propose_the_same_trials(tmp_path):
     """TPE's random state is fixed by (sampler seed, trial number): reruns propose the same
     settings, and a new sampler seed proposes others."""
@@ -128,6 +129,7 @@ def test_same_seeds_propose_the_same_trials(tmp_path):
     assert first[0] == tuning.base_params(Config.for_recipe("course", batch_size=64))
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
 def test_killed_trials_end_failed_not_running(corpus, tmp_path):
     """`atomicvad tune --jobs 2`: one worker is SIGKILLed (its trial is failed by the next
     start), then the command gets SIGTERM (the other worker's trial fails at once)."""
