@@ -373,9 +373,10 @@ def trial_dir(run_dir: Path, number: int) -> Path:
     return Path(run_dir) / "trials" / f"trial_{number}"
 
 
-def _epoch_reporter(trial):
+def _epoch_reporter(trial, epochs: int):
     """A Keras callback reporting the best validation AUROC so far to ``trial`` after each
-    epoch, and stopping training (``pruned_at``) when the pruner says so."""
+    epoch, and stopping training (``pruned_at``) when the pruner says so before the last of
+    ``epochs`` (a trial that trained them all is complete, whatever its rung)."""
     import keras
 
     class ReportToOptuna(keras.callbacks.Callback):
@@ -389,7 +390,7 @@ def _epoch_reporter(trial):
                 return
             self.best = max(self.best, float(value))
             trial.report(self.best, epoch + 1)
-            if trial.should_prune():
+            if epoch + 1 < epochs and trial.should_prune():
                 self.pruned_at = epoch + 1
                 self.model.stop_training = True  # the epoch's files are still written
 
@@ -409,7 +410,7 @@ def objective(trial, settings: StudySettings) -> float:
     out = trial_dir(settings.run_dir, trial.number)
     trial.set_user_attr("worker", _process_identity())
     trial.set_user_attr("fold_dir", str(out / "checkpoints" / "fold_0"))
-    reporter = _epoch_reporter(trial)
+    reporter = _epoch_reporter(trial, config.epochs)
     result = train_fold(config, settings.seed, 0, out, progress=False, callbacks=[reporter])
     record = result.record
     trial.set_user_attr("best_epoch", int(record["best_epoch"]) + 1)
