@@ -42,6 +42,8 @@ COMMANDS = {
                  "SPI/SWI scores and metrics of a model on any manifest"),
     "aggregate": ("atomicvad_lib.aggregate:add_arguments",
                   "mean ± std of the test metrics over a run's folds"),
+    "tune": ("atomicvad_lib.tuning:add_arguments",
+             "search hyperparameters with Optuna (validation AUROC of one fold)"),
 }
 EXPECTED_ERRORS = (ValueError, OSError)  # ConfigError, ManifestError, AudioError, ... are ValueErrors
 ERROR_EXIT = 2

@@ -14,6 +14,11 @@ import yaml
 PAPER_SEEDS = (43185, 86648, 92813, 89816, 69375, 47845, 10357, 37555, 79511, 78417)
 ACTIVATIONS = ("ggcu", "gcu", "relu", "leaky_relu", "gelu", "silu", "swish", "mish", "elu", "selu")
 CLASS_NAMES = ("background", "speech")
+OPTIMIZERS = ("adamw", "sgd")
+# cosine_restarts: the paper's cosine decay with warm restarts; warmup_cosine: a linear warm-up
+# over warmup_fraction of the steps, then one cosine decay to 0; triangular: Smith's cyclic
+# learning rate between cycle_min_fraction * learning_rate and learning_rate.
+SCHEDULES = ("cosine_restarts", "warmup_cosine", "triangular")
 # The settings of the MFCC front-end: the MFCC layer, its NumPy port and the exported frontend.json
 # hold exactly these.
 FRONTEND_KEYS = ("sample_rate", "n_fft", "hop_length", "win_length", "window", "n_mels", "n_mfcc",
@@ -91,12 +96,18 @@ class Config:
     epochs: int = 150
     learning_rate: float = 1e-3
     weight_decay: float = 0.004
+    optimizer: str = "adamw"          # "adamw" or "sgd" (with momentum; same weight decay)
+    momentum: float = 0.9             # SGD only
+    schedule: str = "cosine_restarts"  # one of SCHEDULES
     first_decay_fraction: float = 0.1
     t_mul: float = 2.0
     m_mul: float = 1.0
-    warmup_fraction: float = 0.0
+    warmup_fraction: float = 0.0      # any schedule; "warmup_cosine" needs it above 0
+    cycle_fraction: float = 0.2       # triangular: one full cycle, as a fraction of all steps
+    cycle_min_fraction: float = 0.1   # triangular: lowest rate, as a fraction of learning_rate
     focal_gamma: float = 2.0
     focal_alpha: float = 0.25
+    label_smoothing: float = 0.0      # targets 0/1 become ls/2 and 1 - ls/2
     class_balancing: bool = True
     patience: int = 20
     mixed_precision: bool = False
@@ -167,7 +178,8 @@ class Config:
             need(isinstance(value, int) and not isinstance(value, bool) and value >= 0, key,
                  "must be a non-negative integer")
         probabilities = ("dropout", "time_shift_prob", "noise_prob", "background_prob",
-                         "first_decay_fraction", "warmup_fraction", "focal_alpha")
+                         "first_decay_fraction", "warmup_fraction", "focal_alpha", "momentum",
+                         "cycle_min_fraction", "label_smoothing")
         for key in probabilities:
             need(0.0 <= float(getattr(self, key)) <= 1.0, key, "must lie in [0, 1]")
         need(self.dropout < 1.0, "dropout", "must be below 1")
@@ -201,6 +213,13 @@ class Config:
         need(self.n_classes == 2, "n_classes", "AtomicVAD has two classes [background, speech]")
         need(0 < self.learning_rate < 1, "learning_rate", "must lie in (0, 1)")
         need(self.weight_decay >= 0, "weight_decay", "must be >= 0")
+        need(self.optimizer in OPTIMIZERS, "optimizer", f"must be one of {', '.join(OPTIMIZERS)}")
+        need(self.schedule in SCHEDULES, "schedule", f"must be one of {', '.join(SCHEDULES)}")
+        need(self.warmup_fraction < 1, "warmup_fraction", "must be below 1")
+        need(self.schedule != "warmup_cosine" or self.warmup_fraction > 0, "warmup_fraction",
+             "must be above 0 with schedule 'warmup_cosine' (e.g. 0.1)")
+        need(0 < self.cycle_fraction <= 1, "cycle_fraction", "must lie in (0, 1]")
+        need(self.label_smoothing < 1, "label_smoothing", "must be below 1")
         need(self.t_mul >= 1, "t_mul", "must be >= 1")
         need(0 < self.m_mul <= 1, "m_mul", "must lie in (0, 1]")
         need(self.focal_gamma >= 0, "focal_gamma", "must be >= 0")

@@ -7,7 +7,9 @@ naming the notebook and its executed copy (which shows the failing cell).
 ``sweep`` runs ``05_training`` once per seed (several at once with ``--jobs``), writing
 ``runs/<run>/05_training_seed<seed>.ipynb`` and training outputs to ``experiments/<run>/``, then
 ``06_results_analysis`` over the run. A failed seed does not stop the others; the command lists
-the failures and exits 1.
+the failures and exits 1. With ``--scheduler ADDRESS`` each seed's notebook runs as a task on that
+Dask cluster (whose workers need the same checkout and data at the same paths) instead of in a
+local process pool.
 """
 from __future__ import annotations
 
@@ -30,11 +32,13 @@ from .config import PAPER_SEEDS, fold_for_seed
 from .paths import FIGURES_ENV, HEADLESS_ENV, repo_root
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
-             "05_training", "06_results_analysis", "07_deployment_and_streaming")
+             "05_training", "06_results_analysis", "07_deployment_and_streaming",
+             "08_hyperparameter_search")
 TRAINING, ANALYSIS = "05_training", "06_results_analysis"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
+DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
 
 
 @dataclass
@@ -145,6 +149,60 @@ def _execute_task(task: dict[str, Any]) -> NotebookRun:
     return execute(**task)
 
 
+def _execute_on_dask_worker(task: dict[str, Any], workers_per_host: dict[str, int]) -> NotebookRun:
+    """A Dask task: ``execute`` with TensorFlow's threads shared among this host's workers."""
+    from urllib.parse import urlparse
+
+    from distributed import get_worker
+
+    host = urlparse(get_worker().address).hostname
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers_per_host.get(host, 1)))
+    return execute(**{**task, "threads": threads})
+
+
+def _run_on_dask(tasks: list[dict[str, Any]], scheduler: str, bar=None) -> list[NotebookRun]:
+    """Run ``tasks`` on the Dask cluster at ``scheduler``; a task whose worker died comes back
+    as a failed run, and the others go on."""
+    from urllib.parse import urlparse
+
+    try:
+        from distributed import Client
+        from distributed import as_completed as completed
+    except ImportError as err:
+        raise ValueError(f"--scheduler needs dask's distributed package ({err})") from None
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err}); "
+                         f"start one with `dask scheduler` and workers with `dask worker "
+                         f"{scheduler} --nthreads 1`") from None
+    runs = []
+    with client:
+        workers = client.scheduler_info()["workers"]
+        if not workers:
+            raise ValueError(f"--scheduler {scheduler}: the cluster has no workers; start some "
+                             f"with `dask worker {scheduler} --nthreads 1`")
+        per_host: dict[str, int] = {}
+        for address in workers:
+            host = urlparse(address).hostname
+            per_host[host] = per_host.get(host, 0) + 1
+        futures = {client.submit(_execute_on_dask_worker, task, per_host, pure=False): task
+                   for task in tasks}
+        for future in completed(futures):
+            try:
+                run = future.result()
+            except Exception as err:  # noqa: BLE001 - the worker died or could not run it
+                task = futures[future]
+                run = NotebookRun(Path(task["notebook"]), Path(task["output"]),
+                                  dict(task["parameters"]),
+                                  error=f"the Dask task failed: {type(err).__name__}: {err}")
+            runs.append(run)
+            if bar is not None:
+                bar.update()
+            _report(run, bar)
+    return runs
+
+
 @dataclass
 class SweepResult:
     runs: list[NotebookRun]
@@ -160,11 +218,12 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
           analysis: bool = True, runs_root: str | Path | None = None,
           experiments_root: str | Path | None = None, notebook: str | Path | None = None,
           analysis_notebook: str | Path | None = None, kernel_name: str = "python3",
-          progress: bool = True) -> SweepResult:
+          progress: bool = True, scheduler: str | None = None) -> SweepResult:
     """Train one fold per seed with notebook 05, then analyse the run with notebook 06.
 
     A paper seed trains its paper fold (``fold_for_seed``). Executed notebooks go to
-    ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``.
+    ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``. With ``scheduler``
+    (a Dask scheduler's address) the seeds run as tasks on that cluster and ``jobs`` is unused.
     """
     root = repo_root()
     out_dir = Path(runs_root or root / "runs") / run
@@ -185,7 +244,9 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
              for i, seed in enumerate(seeds)]
     runs: list[NotebookRun] = []
     bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
-    if jobs == 1:
+    if scheduler:
+        runs.extend(_run_on_dask(tasks, scheduler, bar))
+    elif jobs == 1:
         for task in tasks:
             runs.append(_execute_task(task))
             bar.update()
@@ -237,7 +298,7 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
            quick: bool = False, data_dir: str | Path | None = None,
            notebooks: Sequence[str] = NOTEBOOKS, training: dict[str, Any] | None = None,
            runs_root: str | Path | None = None, experiments_root: str | Path | None = None,
-           kernel_name: str = "python3") -> int:
+           kernel_name: str = "python3", scheduler: str | None = None) -> int:
     """Run the course's notebooks in order; 0 when all succeed, else 1 after the first failure."""
     root = repo_root()
     data_dir = Path(data_dir or root / "data_samples")
@@ -250,7 +311,8 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
             result = sweep(run, seeds, jobs=jobs, quick=quick, data_dir=data_dir,
                            parameters={**COURSE_TRAINING, **(training or {})},
                            analysis=ANALYSIS in notebooks, runs_root=runs_root,
-                           experiments_root=experiments_root, kernel_name=kernel_name)
+                           experiments_root=experiments_root, kernel_name=kernel_name,
+                           scheduler=scheduler)
             if result.failures:
                 print(f"\nThe course stopped at {TRAINING}: fix the failures below and rerun.",
                       file=sys.stderr)
@@ -297,6 +359,9 @@ def _add_common(parser: argparse.ArgumentParser, default_jobs: int) -> None:
     parser.add_argument("-p", "--parameter", nargs=2, action="append", metavar=("NAME", "VALUE"),
                         help="a parameter for 05_training (YAML value), e.g. -p epochs 5")
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel (default python3)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run each seed as a task on this Dask cluster, e.g. "
+                             "tcp://host:8786 (--jobs is then unused)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -320,14 +385,15 @@ def run_course(args) -> int:
     notebooks = [n for n in NOTEBOOKS if not args.only or n in args.only]
     return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
                   notebooks=notebooks, training=_parameter_pairs(args.parameter),
-                  kernel_name=args.kernel)
+                  kernel_name=args.kernel, scheduler=args.scheduler)
 
 
 def run_sweep(args) -> int:
     start = time.monotonic()
     result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
                    data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
-                   analysis=not args.no_analysis, kernel_name=args.kernel)
+                   analysis=not args.no_analysis, kernel_name=args.kernel,
+                   scheduler=args.scheduler)
     code = _summary(result.failures)
     if not code:
         print(f"\nThe sweep ran in {(time.monotonic() - start) / 60:.1f} minutes.")

@@ -168,10 +168,12 @@ def focal_loss(labels, speech_prob, config) -> float:
 
 
 def make_focal_loss(config) -> keras.losses.Loss:
-    """The paper's loss: binary focal cross-entropy, alpha-balanced, on both one-hot columns."""
+    """The paper's loss: binary focal cross-entropy, alpha-balanced, on both one-hot columns
+    (with ``label_smoothing``, when the config sets it)."""
     return keras.losses.BinaryFocalCrossentropy(
         apply_class_balancing=config.class_balancing, alpha=config.focal_alpha,
-        gamma=config.focal_gamma, name="focal_loss")
+        gamma=config.focal_gamma, label_smoothing=getattr(config, "label_smoothing", 0.0),
+        name="focal_loss")
 
 
 @keras.saving.register_keras_serializable(package=PACKAGE)

@@ -82,28 +82,70 @@ class LinearWarmup(keras.optimizers.schedules.LearningRateSchedule):
                 "warmup_steps": self.warmup_steps, "peak": self.peak}
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class Triangular(keras.optimizers.schedules.LearningRateSchedule):
+    """Smith's triangular cyclic learning rate: from ``low`` up to ``high`` in ``half_cycle``
+    steps, back down in as many, and again."""
+
+    def __init__(self, low: float, high: float, half_cycle: int):
+        self.low, self.high, self.half_cycle = float(low), float(high), max(1, int(half_cycle))
+
+    def __call__(self, step):
+        phase = ops.cast(step, "float32") / self.half_cycle  # 0..2 over one cycle
+        rising = 1.0 - ops.abs(phase - 2.0 * ops.floor(phase / 2.0) - 1.0)
+        return self.low + (self.high - self.low) * rising
+
+    def get_config(self):
+        return {"low": self.low, "high": self.high, "half_cycle": self.half_cycle}
+
+
 def make_schedule(config: Config, total_steps: int):
-    """CosineDecayRestarts from ``learning_rate``, first decay period ``first_decay_fraction`` of
-    ``total_steps``, periods growing by ``t_mul``, restarts scaled by ``m_mul``; behind a linear
-    warm-up of ``warmup_fraction`` of the steps when that is above 0."""
-    # rounded up: periods that should end at the last step must not end a step or two early and
-    # restart there (1/7 of 576 steps is 82.3)
-    first_decay = max(1, math.ceil(config.first_decay_fraction * total_steps - 1e-9))
-    cosine = keras.optimizers.schedules.CosineDecayRestarts(
-        config.learning_rate, first_decay, t_mul=config.t_mul, m_mul=config.m_mul)
+    """The learning rate per step for ``config.schedule``:
+
+    - ``cosine_restarts``: CosineDecayRestarts from ``learning_rate``, first decay period
+      ``first_decay_fraction`` of ``total_steps``, periods growing by ``t_mul``, restarts scaled
+      by ``m_mul``;
+    - ``warmup_cosine``: one cosine decay to 0 over the steps after the warm-up;
+    - ``triangular``: ``Triangular`` between ``cycle_min_fraction * learning_rate`` and
+      ``learning_rate``, one cycle every ``cycle_fraction`` of the steps;
+
+    each behind a linear warm-up of ``warmup_fraction`` of the steps when that is above 0.
+    """
     warmup = round(config.warmup_fraction * total_steps)
-    return LinearWarmup(cosine, warmup, config.learning_rate) if warmup > 0 else cosine
+    if config.schedule == "warmup_cosine":
+        schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate,
+                                                          max(1, total_steps - warmup))
+    elif config.schedule == "triangular":
+        schedule = Triangular(config.cycle_min_fraction * config.learning_rate,
+                              config.learning_rate, round(config.cycle_fraction * total_steps / 2))
+    else:
+        # rounded up: periods that should end at the last step must not end a step or two early
+        # and restart there (1/7 of 576 steps is 82.3)
+        first_decay = max(1, math.ceil(config.first_decay_fraction * total_steps - 1e-9))
+        schedule = keras.optimizers.schedules.CosineDecayRestarts(
+            config.learning_rate, first_decay, t_mul=config.t_mul, m_mul=config.m_mul)
+    return LinearWarmup(schedule, warmup, config.learning_rate) if warmup > 0 else schedule
+
+
+def make_optimizer(config: Config, total_steps: int) -> keras.optimizers.Optimizer:
+    """AdamW, or SGD with ``momentum``, on ``make_schedule``; both with decoupled weight decay
+    ``weight_decay`` (Keras applies it as ``w -= lr * weight_decay * w`` for any optimizer)."""
+    schedule = make_schedule(config, total_steps)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=config.momentum,
+                                    weight_decay=config.weight_decay or None)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
 def compile_model(model: keras.Model, config: Config, total_steps: int,
                   steps_per_execution: int = STEPS_PER_EXECUTION) -> keras.Model:
-    """AdamW + focal loss; training-time metrics accuracy and (approximate) speech AUROC.
+    """``make_optimizer`` + focal loss; training-time metrics accuracy and (approximate) speech
+    AUROC.
 
     ``jit_compile`` stays off: on a CPU XLA made this model's training step about 2.5x slower.
     """
     model.compile(
-        optimizer=keras.optimizers.AdamW(make_schedule(config, total_steps),
-                                         weight_decay=config.weight_decay),
+        optimizer=make_optimizer(config, total_steps),
         loss=make_focal_loss(config),
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), SpeechAUC()],
         jit_compile=False, steps_per_execution=steps_per_execution)

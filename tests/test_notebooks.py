@@ -178,6 +178,6 @@ def test_05_has_one_parameters_cell_listing_the_run_settings():
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1
     found = papermill.inspect_notebook(str(NOTEBOOK_DIR / "05_training.ipynb"))
-    assert list(found) == ["seed", "fold", "epochs", "batch_size", "recipe", "data_dir", "run_dir", "quick",
-                           "interactive"]
+    assert list(found) == ["seed", "fold", "epochs", "batch_size", "recipe", "config", "data_dir",
+                           "run_dir", "quick", "interactive"]
     assert found["seed"]["inferred_type_name"] == "int" and found["seed"]["default"] == "43185"

@@ -101,7 +101,8 @@ def test_lazy_names_resolve_and_unknown_names_raise():
 # Declared dependencies used otherwise than by an import, and why.
 NOT_IMPORTED = {"jupyterlab": "`make lab` serves the course with it",
                 "ipykernel": "the notebooks' kernel, for JupyterLab and papermill",
-                "pytest-timeout": "a pytest plug-in (pyproject's timeout setting)"}
+                "pytest-timeout": "a pytest plug-in (pyproject's timeout setting)",
+                "psycopg": "SQLAlchemy's PostgreSQL driver, loaded for postgresql+psycopg:// URLs"}
 # import name -> distribution, for imports whose distribution is not installed here
 KNOWN_DISTRIBUTIONS = {"playwright": "playwright"}
 CODE_FOLDERS = ("atomicvad_lib", "tools", "tools/notebook_sources", "tests", "tests/fixtures",

@@ -31,6 +31,7 @@ fold: int = None                     # None: the seed's index among the paper's 
 epochs: int = 30                     # upper bound; early stopping may end sooner
 batch_size: int = 64
 recipe: str = "course"               # "course": learns on data_samples in CPU minutes; "paper": the paper's
+config: str = None                   # a config file instead of the recipe (its epochs and batch size too), e.g. atomicvad tune's best_config.yaml
 data_dir: str = "data_samples"       # folder with the six balanced manifests
 run_dir: str = "experiments/notebook"  # output folder of the run: <run_dir>/checkpoints/fold_<i>/
 quick: bool = False                  # a smoke test: 2 epochs on a small subset, well under a minute
@@ -60,13 +61,20 @@ widgets.use_interactive(interactive)
 fold = fold_for_seed(seed) if fold is None else int(fold)
 run_path = repo_path(run_dir)
 data_path = repo_path(data_dir)
+config_file = repo_path(config) if config else None
+if config_file:  # e.g. the best trial of notebook 08 / atomicvad tune
+    from_file = av.Config.load(config_file)
+    epochs, batch_size = from_file.epochs, from_file.batch_size
 if quick:
     epochs, batch_size = min(epochs, 2), min(batch_size, 32)
     data_path = manifest.subset_manifests(data_path, run_path / "quick_data", per_manifest=48,
-                                        seed=seed)
-config = av.Config.for_recipe(recipe, epochs=epochs, batch_size=batch_size,
-                              data_dir=str(data_path))
-pd.Series({"seed": seed, "fold": fold, "recipe": recipe, "epochs (max)": config.epochs,
+                                          seed=seed)
+if config_file:
+    config = from_file.replace(epochs=epochs, batch_size=batch_size, data_dir=str(data_path))
+else:
+    config = av.Config.for_recipe(recipe, epochs=epochs, batch_size=batch_size,
+                                  data_dir=str(data_path))
+pd.Series({"seed": seed, "fold": fold, "recipe": config_file or recipe, "epochs (max)": config.epochs,
            "batch size": config.batch_size, "early-stopping patience": config.patience,
            "data": data_path, "fold folder": run_path / "checkpoints" / f"fold_{fold}"},
           name="this run").to_frame()
@@ -129,6 +137,10 @@ pd.Series({"seed": seed, "fold": fold, "recipe": recipe, "epochs (max)": config.
 # (`atomicvad sweep`) before trusting a difference. The authors' published checkpoints score
 # 0.891 ± 0.008 on the same test windows (notebook 06). Try the paper's recipe too (exercise 5),
 # or search the settings (notebook 08).
+#
+# To train with settings of your own, give a config file instead of a recipe (`config`, e.g.
+# `papermill ... -p config experiments/tune/best_config.yaml`): notebook 08 and `atomicvad tune`
+# search the settings with Optuna and write the best trial's as such a file.
 #
 # The learning-rate schedule of this run:
 
