@@ -160,28 +160,38 @@ def _execute_on_dask_worker(task: dict[str, Any], workers_per_host: dict[str, in
     return execute(**{**task, "threads": threads})
 
 
+def dask_client(scheduler: str, error: type[Exception] = ValueError):
+    """A connected ``distributed.Client`` for the scheduler at ``scheduler`` and its workers'
+    addresses; ``error`` (naming what to do) when the package, the scheduler or workers are
+    missing. Shared by the sweep and by ``atomicvad tune``."""
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise error(f"--scheduler needs dask's distributed package ({err})") from None
+    try:
+        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as err:
+        raise error(f"--scheduler {scheduler}: no Dask scheduler answers there ({err}); "
+                    f"start one with `dask scheduler` and workers with `dask worker "
+                    f"{scheduler} --nthreads 1`") from None
+    workers = client.scheduler_info()["workers"]
+    if not workers:
+        client.close()
+        raise error(f"--scheduler {scheduler}: the cluster has no workers; start some "
+                    f"with `dask worker {scheduler} --nthreads 1`")
+    return client, list(workers)
+
+
 def _run_on_dask(tasks: list[dict[str, Any]], scheduler: str, bar=None) -> list[NotebookRun]:
     """Run ``tasks`` on the Dask cluster at ``scheduler``; a task whose worker died comes back
     as a failed run, and the others go on."""
     from urllib.parse import urlparse
 
-    try:
-        from distributed import Client
-        from distributed import as_completed as completed
-    except ImportError as err:
-        raise ValueError(f"--scheduler needs dask's distributed package ({err})") from None
-    try:
-        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as err:
-        raise ValueError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err}); "
-                         f"start one with `dask scheduler` and workers with `dask worker "
-                         f"{scheduler} --nthreads 1`") from None
+    from distributed import as_completed as completed
+
+    client, workers = dask_client(scheduler)
     runs = []
     with client:
-        workers = client.scheduler_info()["workers"]
-        if not workers:
-            raise ValueError(f"--scheduler {scheduler}: the cluster has no workers; start some "
-                             f"with `dask worker {scheduler} --nthreads 1`")
         per_host: dict[str, int] = {}
         for address in workers:
             host = urlparse(address).hostname

@@ -40,10 +40,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .config import RECIPES, SCHEDULES, Config
+from .course import COURSE_TRAINING, dask_client
 from .paths import repo_root
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 300
-DASK_CONNECT_TIMEOUT = "20s"
 REDUCTION_FACTOR = 3  # Hyperband: a third of the trials at each rung go on
 DEFAULT_SEED = 43185  # the training seed of every trial: the paper's first
 STUDY_FILE, BEST_CONFIG, BEST_TRIAL, TRIALS_CSV = ("study.db", "best_config.yaml",
@@ -555,21 +555,9 @@ def _replace(settings: StudySettings, **changes) -> StudySettings:
 
 
 def _run_on_dask(settings, n_trials, timeout, tasks, scheduler: str) -> None:
-    try:
-        from distributed import Client
-    except ImportError as err:
-        raise TuningError(f"--scheduler needs dask's distributed package ({err})") from None
-    try:
-        client = Client(scheduler, timeout=DASK_CONNECT_TIMEOUT)
-    except (OSError, TimeoutError) as err:
-        raise TuningError(f"--scheduler {scheduler}: no Dask scheduler answers there ({err}); "
-                          f"start one with `dask scheduler` and workers with `dask worker "
-                          f"{scheduler} --nthreads 1`") from None
+    client, addresses = dask_client(scheduler, TuningError)
     with client:
-        workers = len(client.scheduler_info()["workers"])
-        if workers == 0:
-            raise TuningError(f"--scheduler {scheduler}: the cluster has no workers; start "
-                              f"some with `dask worker {scheduler} --nthreads 1`")
+        workers = len(addresses)
         shares = [s for s in _shares(n_trials, tasks or workers) if s != 0]
         futures = [client.submit(_worker, settings, share, timeout, pure=False)
                    for share in shares]
@@ -639,7 +627,6 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
     default experiments/, then ``run``): the base config is ``config_file``, or ``recipe`` with
     the course's epochs and batch size as notebook 05 trains it. ``quick``: 3 epochs on a subset
     of the data."""
-    from .course import COURSE_TRAINING
     from .manifest import subset_manifests
 
     run_dir = Path(experiments_root or repo_root() / "experiments") / run

@@ -184,16 +184,15 @@ def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
 
 
 def test_bad_storage_and_scheduler_are_clear_errors(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(tuning, "DASK_CONNECT_TIMEOUT", "1s")
+    from atomicvad_lib import course
+
+    monkeypatch.setattr(course, "DASK_CONNECT_TIMEOUT", "1s")  # the sweep's and tune's client
     code = cli.main(["tune", "--out", str(tmp_path / "x"), "--storage", "nosuchdb://x/y",
                      "--n-trials", "0"])
     assert code == 2 and "--storage nosuchdb://x/y cannot be opened" in capsys.readouterr().err
     code = cli.main(["tune", "--out", str(tmp_path / "x"), "--scheduler", "tcp://127.0.0.1:1",
                      "--n-trials", "1"])
     assert code == 2 and "no Dask scheduler answers there" in capsys.readouterr().err
-    from atomicvad_lib import course
-
-    monkeypatch.setattr(course, "DASK_CONNECT_TIMEOUT", "1s")
     code = cli.main(["sweep", "--run", "x", "--seeds", "1", "--scheduler", "tcp://127.0.0.1:1"])
     err = capsys.readouterr().err
     assert code == 2 and "atomicvad sweep: --scheduler tcp://127.0.0.1:1: no Dask" in err
