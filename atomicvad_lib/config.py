@@ -42,10 +42,8 @@ RESULT_NEUTRAL_KEYS = ("cache",)
 # near 0.70). Notebook 05 explains the trade-off; `recipe="paper"` restores the paper's.
 RECIPES: dict[str, dict[str, Any]] = {
     "paper": {},
-    # first_decay_fraction 1/7: with t_mul 2 the three restart periods (1 : 2 : 4) end exactly at
-    # the last epoch, at a learning rate near 0, instead of cutting the last period short
     "course": {"learning_rate": 1e-2, "freq_masks": 0, "time_masks": 0, "cutout_masks": 0,
-               "background_prob": 0.5, "first_decay_fraction": 1 / 7},
+               "background_prob": 0.5},
 }
 
 

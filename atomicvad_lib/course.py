@@ -37,7 +37,7 @@ NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04
 TRAINING, ANALYSIS = "05_training", "06_results_analysis"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. Measured figures: see the README.
-COURSE_TRAINING: dict[str, Any] = {"epochs": 24, "batch_size": 256, "recipe": "course"}
+COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
 DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
 
 

@@ -164,8 +164,8 @@ def test_warmup_schedule_ramps_then_follows_cosine_restarts_and_serialises():
 
 
 @pytest.mark.parametrize("total_steps", [576, 480, 100])
-def test_course_restarts_end_at_the_last_step_not_after_a_restart(total_steps):
-    config = Config.for_recipe("course")
+def test_restarts_timed_to_end_at_the_last_step_do_not_restart_before_it(total_steps):
+    config = Config(learning_rate=1e-2, first_decay_fraction=1 / 7)  # periods 1 : 2 : 4
     schedule = make_schedule(config, total_steps)
     rates = np.array([float(schedule(s)) for s in range(total_steps)])
     # three periods 1 : 2 : 4 cover the run; the rate falls to the end instead of jumping back

@@ -28,7 +28,7 @@
 run_dir: str = "experiments/notebook08"  # the study's folder: study.db, trials/, best_config.yaml
 data_dir: str = "data_samples"       # folder with the six balanced manifests
 n_trials: int = 6                    # the study holds at least this many trials afterwards
-epochs: int = 9                      # per trial (Hyperband's largest budget; the course trains 24)
+epochs: int = 9                      # per trial (Hyperband's largest budget; the course trains 12)
 per_manifest: int = 0                # at most this many windows per manifest (0: all)
 storage: str = None                  # None: SQLite in run_dir; or a database URL (section 6)
 study_dir: str = None                # plot a finished `atomicvad tune` study instead, e.g. "experiments/tune"
