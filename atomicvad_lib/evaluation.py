@@ -124,17 +124,53 @@ class Evaluation:
     metrics: dict
 
 
-def score_entries(model: keras.Model, entries: list[ManifestEntry], config: Config,
-                  modes=("spi", "swi"), overlap: float = DEFAULT_OVERLAP,
-                  batch_size: int = DEFAULT_BATCH_SIZE, pad_short: bool = False,
-                  progress: bool = True, chunk_windows: int = 8192) -> pd.DataFrame:
-    """One row per entry: its manifest, line, labels and the scores of ``modes``."""
+@dataclass
+class Segments:
+    """Entries with their decoded audio (whole segments, or first windows only when
+    ``first_window_only``), to score several models without decoding the files again."""
+
+    entries: list[ManifestEntry]
+    audio: list[np.ndarray]
+    first_window_only: bool
+
+
+def read_segments(entries: list[ManifestEntry], config: Config, modes=("spi", "swi"),
+                  pad_short: bool = False, progress: bool = True) -> Segments:
+    """Decode ``entries`` once for ``score_entries`` (whole segments when ``modes`` has SWI).
+    It holds all their audio in memory: for long recordings pass the entries instead."""
+    first_only = "swi" not in _check_modes(modes)
+    audio = [load_segment(entry, config, pad_short, first_window_only=first_only)
+             for entry in tqdm(entries, desc="decoding", unit="segment", disable=not progress)]
+    return Segments(list(entries), audio, first_only)
+
+
+def _check_modes(modes) -> tuple:
     modes = tuple(modes)
     unknown = set(modes) - set(SCORES)
     if unknown or not modes:
         raise EvaluationError(f"unknown mode(s) {sorted(unknown)}: choose from spi, swi")
+    return modes
+
+
+def score_entries(model: keras.Model, entries: list[ManifestEntry] | Segments, config: Config,
+                  modes=("spi", "swi"), overlap: float = DEFAULT_OVERLAP,
+                  batch_size: int = DEFAULT_BATCH_SIZE, pad_short: bool = False,
+                  progress: bool = True, chunk_windows: int = 8192) -> pd.DataFrame:
+    """One row per entry: its manifest, line, labels and the scores of ``modes``. ``entries``
+    are decoded as they are scored, a chunk at a time (long recordings fit in memory), or come
+    decoded already (``read_segments``)."""
+    modes = _check_modes(modes)
     hop = hop_samples(config, overlap)
     swi = "swi" in modes
+    if isinstance(entries, Segments):
+        if swi and entries.first_window_only:
+            raise EvaluationError("these segments were read for SPI only: read them with "
+                                  "modes including 'swi'")
+        audios = iter(entries.audio)
+        entries = entries.entries
+    else:
+        audios = (load_segment(entry, config, pad_short, first_window_only=not swi)
+                  for entry in entries)
     counts, pending, probabilities = [], [], []
 
     def flush():
@@ -143,9 +179,10 @@ def score_entries(model: keras.Model, entries: list[ManifestEntry], config: Conf
             pending.clear()
 
     held = 0
-    for entry in tqdm(entries, desc="scoring", unit="segment", disable=not progress):
-        audio = load_segment(entry, config, pad_short, first_window_only=not swi)
-        windows = sliding_windows(audio, config.window_samples, hop) if swi else audio[None]
+    for audio in tqdm(audios, total=len(entries), desc="scoring", unit="segment",
+                      disable=not progress):
+        windows = sliding_windows(audio, config.window_samples, hop) if swi \
+            else audio[None, :config.window_samples]
         counts.append(len(windows))
         pending.append(windows)
         held += len(windows)

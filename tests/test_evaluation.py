@@ -13,8 +13,8 @@ from sklearn.metrics import roc_auc_score
 
 from atomicvad_lib import Config, build_model
 from atomicvad_lib.cli import main
-from atomicvad_lib.evaluation import EvaluationError, evaluate, hop_samples, score_entries, \
-    sliding_windows, window_starts
+from atomicvad_lib.evaluation import EvaluationError, evaluate, hop_samples, read_segments, \
+    score_entries, sliding_windows, window_starts
 from atomicvad_lib.manifest import read_manifest
 
 WINDOW = Config().window_samples
@@ -94,6 +94,21 @@ def test_scores_do_not_depend_on_the_batch_size(model, tmp_path):
     many = score_entries(model, entries, Config(), batch_size=64, progress=False)
     for column in ("spi", "swi_median", "swi_mean"):
         np.testing.assert_allclose(one[column], many[column], atol=1e-6)
+
+
+def test_segments_read_once_score_like_entries(model, tmp_path):
+    entries = read_manifest(_write_segments(tmp_path / "r", [("speech", 1.5), ("background", 2.0),
+                                                             ("speech", 0.63)]))
+    streamed = score_entries(model, entries, Config(), overlap=0.5, progress=False)
+    segments = read_segments(entries, Config(), progress=False)
+    pd.testing.assert_frame_equal(score_entries(model, segments, Config(), overlap=0.5,
+                                                progress=False), streamed)
+    first_only = read_segments(entries, Config(), modes=("spi",), progress=False)
+    assert all(a.shape == (WINDOW,) for a in first_only.audio)
+    spi = score_entries(model, first_only, Config(), modes=("spi",), progress=False)
+    np.testing.assert_allclose(spi["spi"], streamed["spi"], atol=1e-6)
+    with pytest.raises(EvaluationError, match="SPI only"):
+        score_entries(model, first_only, Config(), modes=("spi", "swi"), progress=False)
 
 
 def test_per_label_breakdown_and_files(model_path, tmp_path):

@@ -102,17 +102,24 @@ for entry in test_entries:  # one entry per clip, spanning the whole clip
             entry, offset=0.0, duration=audio.audio_info(entry.audio_filepath).duration)
 clip_entries = list(clips.values())
 print(f"{len(test_entries)} test windows from {len(clip_entries)} clips")
+# decoded once here, scored by every model below (decoding costs more than predicting)
+window_config = av.Config()  # every fold and checkpoint here uses the paper's 0.63 s windows
+test_segments = evaluation.read_segments(test_entries, window_config, modes=("spi",),
+                                         progress=False)
+validation_segments = evaluation.read_segments(validation_entries, window_config,
+                                               modes=("spi",), progress=False)
+clip_segments = evaluation.read_segments(clip_entries, window_config, progress=False)
 
 window_scores, validation_scores, clip_scores, ggcu_tables = {}, {}, {}, []
 for fold in tqdm(summary.folds["fold"], desc="scoring folds"):
     model_path = FoldPaths(run_path, int(fold)).best_model
     config = evaluation.resolve_config(model_path)
     model = load_model(model_path)
-    window_scores[fold] = evaluation.score_entries(model, test_entries, config, modes=("spi",),
+    window_scores[fold] = evaluation.score_entries(model, test_segments, config, modes=("spi",),
                                                    progress=False)
-    validation_scores[fold] = evaluation.score_entries(model, validation_entries, config,
+    validation_scores[fold] = evaluation.score_entries(model, validation_segments, config,
                                                        modes=("spi",), progress=False)
-    clip_scores[fold] = evaluation.score_entries(model, clip_entries, config, modes=("spi", "swi"),
+    clip_scores[fold] = evaluation.score_entries(model, clip_segments, config, modes=("spi", "swi"),
                                                  overlap=overlap, progress=False)
     ggcu_tables.append(model_stats.ggcu_parameters(model).assign(source=f"fold {fold}"))
 
@@ -213,10 +220,11 @@ if quick:
 published_scores, published_validation = {}, {}
 for path in tqdm(checkpoints, desc="published checkpoints"):
     model = load_model(path)
-    published_scores[path.stem] = evaluation.score_entries(model, test_entries, av.Config(),
+    published_scores[path.stem] = evaluation.score_entries(model, test_segments, av.Config(),
                                                            modes=("spi",), progress=False)
-    published_validation[path.stem] = evaluation.score_entries(model, validation_entries, av.Config(),
-                                                               modes=("spi",), progress=False)
+    published_validation[path.stem] = evaluation.score_entries(model, validation_segments,
+                                                               av.Config(), modes=("spi",),
+                                                               progress=False)
     ggcu_tables.append(model_stats.ggcu_parameters(model).assign(source="published"))
 ggcu_table = pd.concat(ggcu_tables).reset_index()
 display(ggcu_table[ggcu_table.source != "published"].set_index(["source", "block"])
