@@ -87,6 +87,9 @@ class Config:
     block2_filters: tuple[int, int] = (8, 2)
     dropout: float = 0.2
     normalization: str = "layer"
+    # standardise each MFCC coefficient with the training set's mean and variance (fixed, not
+    # trained; the published model has no such layer)
+    feature_norm: bool = False
     activation: str = "ggcu"
     ggcu_l1: float = 1e-5
     ggcu_l2: float = 1e-4

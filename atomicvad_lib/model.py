@@ -46,6 +46,8 @@ def build_model(config: Config | None = None, seed: int | None = None,
     config = config or Config()
     inputs = keras.Input(shape=(config.window_samples,), name="waveform")
     x = MFCC.from_settings(config, name="mfcc")(inputs)
+    if config.feature_norm:  # statistics set by adapt_feature_norm before training
+        x = keras.layers.Normalization(axis=1, name="feature_norm")(x)
     x = SpecAugment(config.freq_mask_param, config.time_mask_param, config.freq_masks,
                     config.time_masks, seed=seed, name="spec_augment")(x)
     x = SpecCutout(config.cutout_masks, config.cutout_time, config.cutout_freq,
@@ -59,6 +61,16 @@ def build_model(config: Config | None = None, seed: int | None = None,
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def adapt_feature_norm(model: keras.Model, features) -> None:
+    """Set the ``feature_norm`` layer's per-coefficient mean and variance from ``features``
+    (MFCC images, e.g. a tf.data.Dataset of them); a model without the layer is left alone."""
+    try:
+        layer = model.get_layer("feature_norm")
+    except ValueError:
+        return
+    layer.adapt(features)
 
 
 def feature_model(model: keras.Model) -> keras.Model:

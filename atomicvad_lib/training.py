@@ -41,7 +41,7 @@ from .config import RECIPES, Config, ConfigError, config_differences, describe_d
 from .files import atomic_open, atomic_path, check_output_dir, read_json, write_json_atomic
 from .manifest import SPLITS, split_manifests
 from .metrics import SpeechAUC, binary_metrics, focal_loss, fpr_key, make_focal_loss
-from .model import build_model, feature_model
+from .model import adapt_feature_norm, build_model, feature_model
 from .pipeline import load_split, make_dataset, window_key
 from .runinfo import Timings, environment, gpu_present, now, set_global_seed, set_training_threads
 from .runs import FoldPaths, load_model, read_training_log
@@ -49,6 +49,8 @@ from .runs import FoldPaths, load_model, read_training_log
 # Training steps run per call into TensorFlow: fewer Python round trips per batch. Measured with
 # benchmarks/training_throughput.py; it changes speed only, never the numbers.
 STEPS_PER_EXECUTION = 8
+# validation features up to this size are computed once and kept in memory for every epoch
+VALIDATION_CACHE_BYTES = 512 * 2**20
 MONITOR = "val_auroc"
 
 
@@ -545,6 +547,9 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
 
     set_global_seed(seed)
     model, mixed = make_model(config, seed)
+    if config.feature_norm:  # training windows as they are, before augmentation
+        adapt_feature_norm(model, make_dataset(splits["training"], config, seed, training=False,
+                                               features=True).map(lambda x, y: x))
     # fit trains the layers after the MFCCs on features the pipeline computes in parallel
     trainer = feature_model(model)
     steps_per_epoch = math.ceil(len(splits["training"]) / config.batch_size)
@@ -557,6 +562,8 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
     train_data = make_dataset(splits["training"], config, seed, training=True,
                               first_epoch=first_epoch, features=True, repeat=True)
     val_data = make_dataset(splits["validation"], config, seed, training=False, features=True)
+    if len(splits["validation"]) * config.n_mfcc * config.n_frames * 4 <= VALIDATION_CACHE_BYTES:
+        val_data = val_data.cache()  # the same features every epoch: compute them once
     stopped_before = resume is not None and resume["wait"] >= config.patience and first_epoch > 0
     if first_epoch < config.epochs and not stopped_before:
         fit_callbacks = [

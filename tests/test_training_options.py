@@ -116,3 +116,34 @@ def test_train_fold_trains_with_the_configured_options(tmp_path):
                                rtol=1e-6)
     np.testing.assert_allclose(result.history["learning_rate"], [r for _, r in capture.rates],
                                rtol=1e-6)
+
+
+def test_feature_norm_holds_the_training_windows_mfcc_statistics(tmp_path):
+    """feature_norm standardises each MFCC coefficient with the mean and variance of the training
+    windows (before augmentation), kept in the saved model; computed here independently with the
+    NumPy front-end (float64) over the same windows."""
+    from atomicvad_lib.mfcc_numpy import FrontendSpec, mfcc
+    from atomicvad_lib.pipeline import load_split
+    from atomicvad_lib.runs import load_model
+
+    corpus = write_tiny_corpus(tmp_path / "tiny")
+    config = Config(data_dir=str(corpus), epochs=1, batch_size=4, feature_norm=True)
+    result = train_fold(config, 5, 0, tmp_path / "run", progress=False)
+    images = mfcc(load_split(corpus, "training", config, progress=False).waveforms,
+                  FrontendSpec.from_config(config)).astype(np.float64)
+    mean, variance = images.mean(axis=(0, 2, 3)), images.var(axis=(0, 2, 3))
+    saved = load_model(result.paths.best_model).get_layer("feature_norm")
+    # float32 TensorFlow front-end against float64 NumPy: MFCCs agree to ~1e-3 of their range
+    np.testing.assert_allclose(np.ravel(saved.mean), mean, rtol=1e-3, atol=0.05)
+    np.testing.assert_allclose(np.ravel(saved.variance), variance, rtol=1e-2, atol=0.05)
+    assert mean.std() > 1.0  # the coefficients' means differ a lot: the check is not vacuous
+
+
+def test_models_without_feature_norm_have_no_such_layer():
+    from atomicvad_lib.model import adapt_feature_norm, build_model
+
+    model = build_model(Config(), seed=0)
+    assert "feature_norm" not in [layer.name for layer in model.layers]
+    before = [w.copy() for w in model.get_weights()]
+    adapt_feature_norm(model, np.ones((2, 64, 64, 1), np.float32))  # leaves it alone
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
