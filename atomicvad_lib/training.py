@@ -27,6 +27,7 @@ import json
 import math
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -319,12 +320,23 @@ class ValidationMetrics(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self._start
         speech = self.model.predict(self.dataset, verbose=0)[:, 1]
+        learning_rate = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        if not np.all(np.isfinite(speech)):
+            # the weights diverged: stop, keeping the best epoch so far (never saved over)
+            self.model.stop_training = True
+            warnings.warn(f"epoch {epoch + 1}: the model's outputs became NaN (the training "
+                          f"diverged at learning rate {learning_rate:.3g}); training stops "
+                          f"and keeps its best epoch. A lower learning_rate avoids it.",
+                          RuntimeWarning, stacklevel=2)
+            logs.update({key: float("nan") for key in (
+                "val_loss", "val_auroc", "val_accuracy", "val_f1", "val_f2", f"val_{fpr_key()}")},
+                learning_rate=learning_rate, epoch_seconds=round(seconds, 3))
+            return
         found = binary_metrics(self.labels, speech)
         logs.update(val_loss=focal_loss(self.labels, speech, self.config),
                     val_auroc=found["auroc"], val_accuracy=found["accuracy"], val_f1=found["f1"],
                     val_f2=found["f2"], **{f"val_{fpr_key()}": found[fpr_key()]},
-                    learning_rate=float(ops.convert_to_numpy(
-                        self.model.optimizer.learning_rate)), epoch_seconds=round(seconds, 3))
+                    learning_rate=learning_rate, epoch_seconds=round(seconds, 3))
 
 
 class TqdmProgress(keras.callbacks.Callback):
@@ -584,6 +596,9 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
 
     log = read_training_log(paths.training_log)
     if log.empty or not paths.best_model.is_file():
+        if not log.empty and log[MONITOR].isna().all():
+            raise TrainingError(f"{paths.fold_dir}: the training diverged (NaN outputs) in its "
+                                f"first epoch: lower learning_rate and train again")
         raise TrainingError(f"{paths.fold_dir}: training ended without a completed epoch")
     with timings.phase("testing"):
         best = load_model(paths.best_model)

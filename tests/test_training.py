@@ -280,3 +280,32 @@ def test_train_command_refuses_a_folder_with_another_config(trained, corpus, cap
                                                      (1, 8, 1), (30, 8, 6)])
 def test_steps_per_execution_divides_the_epoch(steps, wanted, expected):
     assert aligned_steps_per_execution(steps, wanted) == expected
+
+
+class _PoisonWeights(keras.callbacks.Callback):
+    """Makes the classifier's weights NaN when epoch ``epoch`` begins: a stand-in for a diverging
+    run (the model's outputs are NaN from that epoch on)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            layer = self.model.get_layer("classifier")
+            layer.set_weights([np.full_like(w, np.nan) for w in layer.get_weights()])
+
+
+def test_a_diverging_run_stops_and_keeps_its_best_epoch(corpus, tmp_path):
+    config = Config(data_dir=str(corpus), **TINY)
+    with pytest.warns(RuntimeWarning, match="epoch 2: the model's outputs became NaN"):
+        result = train_fold(config, SEED, 0, tmp_path / "run", progress=False,
+                            callbacks=(_PoisonWeights(1),))
+    assert list(result.history["epoch"]) == [0, 1]  # stopped after the NaN epoch
+    assert np.isnan(result.history["val_auroc"].iloc[1])
+    assert result.record["best_epoch"] == 0 and result.record["stopped_early"]
+    assert np.isfinite(result.test_metrics["auroc"])
+    assert np.all(np.isfinite(result.model.get_layer("classifier").get_weights()[0]))
+    with pytest.raises(TrainingError, match="diverged .* in its first epoch"):
+        train_fold(config, SEED, 0, tmp_path / "first", progress=False,
+                   callbacks=(_PoisonWeights(0),))
