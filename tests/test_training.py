@@ -206,7 +206,7 @@ def test_sigkilled_run_resumes_and_matches_an_uninterrupted_one(trained, config,
     state = out / "backups" / "fold_0" / "state.json"
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None:
         if state.is_file() and log.is_file() and len(log.read_text().splitlines()) >= 2:
             break

@@ -153,7 +153,7 @@ def test_killed_trials_end_failed_not_running(corpus, tmp_path):
                                env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = [folder / "trials" / f"trial_{n}" / "checkpoints" / "fold_0" / "fold.json"
                for n in (0, 1)]
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 180
     while process.poll() is None and time.monotonic() < deadline:
         if all(path.is_file() for path in started):  # both trials are training
             break
@@ -165,7 +165,7 @@ def test_killed_trials_end_failed_not_running(corpus, tmp_path):
     os.kill(pids[0], signal.SIGKILL)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
-    _, err = process.communicate(timeout=120)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 130, err.decode()[-2000:]
     assert "atomicvad tune: interrupted" in err.decode()
     states = [t.state for t in study.get_trials()]
@@ -183,7 +183,7 @@ def test_two_processes_share_one_sqlite_study(corpus, tmp_path):
     commands = [_tune_command(corpus, folder, "--epochs", "1", "--n-trials", "1")] * 2
     processes = [subprocess.Popen(command, env=_env(), stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE) for command in commands]
-    outputs = [p.communicate(timeout=240) for p in processes]
+    outputs = [p.communicate(timeout=120) for p in processes]
     for process, (out, err) in zip(processes, outputs):
         assert process.returncode == 0, err.decode()[-3000:]
     study = optuna.load_study(study_name="shared", storage=tuning.default_storage(folder))
