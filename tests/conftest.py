@@ -88,11 +88,13 @@ def tiny_corpus(tmp_path) -> Path:
     return write_tiny_corpus(tmp_path / "tiny_corpus")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def dask_cluster():
-    """One LocalCluster of two single-threaded worker processes for the whole session (the Dask
-    sweep and study tests share it: starting one costs seconds, and its workers keep TensorFlow
-    imported between tests). Yields (cluster, {worker address: worker process id})."""
+    """A LocalCluster of two single-threaded worker processes, shared by the tests of a module
+    (starting one costs seconds, and its workers keep TensorFlow imported from one test to the
+    next). Not session-wide: even idle, its scheduler and workers take about 10 s of CPU a
+    minute, so it is closed when the module's tests are done. Yields (cluster, {worker address:
+    worker process id})."""
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
