@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import soundfile as sf
@@ -85,3 +86,62 @@ def write_tiny_corpus(root: Path, per_class: int = 6, sample_rate: int = 16000,
 def tiny_corpus(tmp_path) -> Path:
     """A data folder in the layout of data_samples/: six balanced manifests and their WAVs."""
     return write_tiny_corpus(tmp_path / "tiny_corpus")
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A LocalCluster of two single-threaded worker processes, shared by the tests of a module
+    (starting one costs seconds, and its workers keep TensorFlow imported from one test to the
+    next). Not session-wide: even idle, its scheduler and workers take about 10 s of CPU a
+    minute, so it is closed when the module's tests are done. Yields (cluster, {worker address:
+    worker process id})."""
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        with Client(cluster) as client:
+            pids = client.run(os.getpid)
+        yield cluster, pids
+
+
+# Stand-in notebooks for the course runner and the sweep: a "05_training" that records what it
+# was given and where it ran (and fails for a negative seed), and a "06_results_analysis" that
+# lists the folds it finds. The real notebooks are executed in test_notebooks.py.
+STAND_IN_TRAINING_PARAMETERS = ('seed = 0\nfold = 0\nrun_dir = ""\nquick = False\n'
+                                'interactive = None\ndata_dir = ""')
+STAND_IN_TRAINING_BODY = """import json, os, pathlib
+if seed < 0:
+    raise ValueError(f"seed must be non-negative, got {seed}")
+out = pathlib.Path(run_dir) / f"fold_{fold}"
+out.mkdir(parents=True, exist_ok=True)
+(out / "seen.json").write_text(json.dumps({"seed": seed, "quick": quick, "data_dir": data_dir,
+    "headless": os.environ.get("ATOMICVAD_HEADLESS"), "figures": os.environ.get("ATOMICVAD_FIGURES"),
+    "threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "cwd": os.getcwd(),
+    "kernel_parent_pid": os.getppid()}))
+"""
+STAND_IN_ANALYSIS_PARAMETERS = 'run_dir = ""\nquick = False\ninteractive = None'
+STAND_IN_ANALYSIS_BODY = """import pathlib
+folds = sorted(p.name for p in pathlib.Path(run_dir).glob("fold_*"))
+(pathlib.Path(run_dir) / "analysed.txt").write_text(",".join(folds))
+"""
+
+
+def write_notebook(path: Path, parameters: str, body: str) -> Path:
+    """A two-cell notebook: ``parameters`` (tagged for papermill), then ``body``."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    cell = nbformat.v4.new_code_cell(parameters)
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def write_stand_in_notebooks(folder: Path) -> Path:
+    """The stand-in 05_training and 06_results_analysis in ``folder``."""
+    write_notebook(folder / "05_training.ipynb", STAND_IN_TRAINING_PARAMETERS,
+                   STAND_IN_TRAINING_BODY)
+    write_notebook(folder / "06_results_analysis.ipynb", STAND_IN_ANALYSIS_PARAMETERS,
+                   STAND_IN_ANALYSIS_BODY)
+    return folder

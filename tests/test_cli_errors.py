@@ -279,12 +279,12 @@ def test_ctrl_c_during_training_exits_130_with_the_resume_command(tmp_path, corp
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 240
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and process.poll() is None and not state.is_file():
             time.sleep(0.05)
         assert process.poll() is None, process.communicate()[1].decode()[-2000:]
         process.send_signal(signal.SIGINT)
-        _, err = process.communicate(timeout=120)
+        _, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()

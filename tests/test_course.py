@@ -7,43 +7,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import write_notebook, write_stand_in_notebooks
 
 from atomicvad_lib import cli, course
 
 
-def _notebook(path: Path, parameters: str, body: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    cell = nbformat.v4.new_code_cell(parameters)
-    cell.metadata["tags"] = ["parameters"]
-    nb.cells = [cell, nbformat.v4.new_code_cell(body)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
-
-
-TRAIN_PARAMS = 'seed = 0\nfold = 0\nrun_dir = ""\nquick = False\ninteractive = None\ndata_dir = ""'
-TRAIN_BODY = """import json, os, pathlib
-if seed < 0:
-    raise ValueError(f"seed must be non-negative, got {seed}")
-out = pathlib.Path(run_dir) / f"fold_{fold}"
-out.mkdir(parents=True, exist_ok=True)
-(out / "seen.json").write_text(json.dumps({"seed": seed, "quick": quick, "data_dir": data_dir,
-    "headless": os.environ.get("ATOMICVAD_HEADLESS"), "figures": os.environ.get("ATOMICVAD_FIGURES"),
-    "threads": os.environ.get("TF_NUM_INTRAOP_THREADS"), "cwd": os.getcwd()}))
-"""
-ANALYSIS_PARAMS = 'run_dir = ""\nquick = False\ninteractive = None'
-ANALYSIS_BODY = """import pathlib
-folds = sorted(p.name for p in pathlib.Path(run_dir).glob("fold_*"))
-(pathlib.Path(run_dir) / "analysed.txt").write_text(",".join(folds))
-"""
-
-
 @pytest.fixture
 def fake_notebooks(tmp_path, monkeypatch):
-    folder = tmp_path / "notebooks"
-    _notebook(folder / "05_training.ipynb", TRAIN_PARAMS, TRAIN_BODY)
-    _notebook(folder / "06_results_analysis.ipynb", ANALYSIS_PARAMS, ANALYSIS_BODY)
+    folder = write_stand_in_notebooks(tmp_path / "notebooks")
     monkeypatch.setattr(course, "notebooks_dir", lambda: folder)
     return folder
 
@@ -96,11 +67,11 @@ def test_sweep_command_exits_nonzero_listing_failures(fake_notebooks, tmp_path, 
 
 
 def test_course_stops_at_first_failed_notebook(fake_notebooks, tmp_path, capsys):
-    _notebook(fake_notebooks / "01_data_exploration.ipynb", "quick = False\ndata_dir = ''",
+    write_notebook(fake_notebooks / "01_data_exploration.ipynb", "quick = False\ndata_dir = ''",
               "assert data_dir")
-    _notebook(fake_notebooks / "02_augmentation.ipynb", "quick = False",
+    write_notebook(fake_notebooks / "02_augmentation.ipynb", "quick = False",
               "raise RuntimeError('augmentation broke')")
-    _notebook(fake_notebooks / "03_ggcu_derivation.ipynb", "quick = False", "print('never')")
+    write_notebook(fake_notebooks / "03_ggcu_derivation.ipynb", "quick = False", "print('never')")
     code = course.course("c", [1], notebooks=course.NOTEBOOKS[:3], data_dir=tmp_path,
                          **_roots(tmp_path))
     assert code == 1
@@ -120,7 +91,7 @@ def test_kernel_chatter_goes_to_a_log_kept_only_on_failure(tmp_path, capfd):
     """The kernel process' own stderr (transport warning, C++ logging) never reaches the terminal;
     a failed run names the log that holds it, a successful one leaves none behind."""
     body = "import sys, os\nos.write(2, b'kernel-side noise\\n')\nif fail:\n    raise RuntimeError('boom')"
-    notebook = _notebook(tmp_path / "nb.ipynb", "fail = False", body)
+    notebook = write_notebook(tmp_path / "nb.ipynb", "fail = False", body)
     good = course.execute(notebook, tmp_path / "out" / "good.ipynb", {"fail": False})
     bad = course.execute(notebook, tmp_path / "out" / "bad.ipynb", {"fail": True})
     assert good.ok and not bad.ok

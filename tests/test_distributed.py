@@ -1,9 +1,11 @@
-"""Sweeps and studies beyond one process: a real Dask LocalCluster (two worker processes) runs a
-two-seed sweep of notebook 05 and a three-trial study, and a study lives in a real PostgreSQL
-server started for the test (skipped, saying why, where one cannot be started)."""
+"""Sweeps and studies beyond one process: a study lives in a real PostgreSQL server started for the
+test (skipped, saying why, where one cannot be started), and a real Dask LocalCluster (two worker
+processes, conftest's ``dask_cluster``, shared by this module's tests) runs a two-seed sweep and a
+two-trial study. The real notebook 05 with a config file is executed in test_notebooks.py."""
 from __future__ import annotations
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -14,62 +16,15 @@ from pathlib import Path
 import nbformat
 import optuna
 import pytest
-from conftest import write_tiny_corpus
+from conftest import write_stand_in_notebooks, write_tiny_corpus
 from optuna.trial import TrialState
 
-from atomicvad_lib import Config, course, tuning
+from atomicvad_lib import course, tuning
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     return write_tiny_corpus(tmp_path_factory.mktemp("data") / "tiny")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A LocalCluster of two single-threaded worker processes."""
-    from distributed import LocalCluster
-
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      dashboard_address=None) as local:
-        yield local
-
-
-def test_sweep_runs_each_seed_as_a_dask_task(cluster, corpus, tmp_path):
-    """Two seeds on the cluster: one trains with a config file as atomicvad tune writes it, the
-    other fails and is reported without stopping the first."""
-    tuned = Config.for_recipe("course", optimizer="sgd", momentum=0.85, label_smoothing=0.05,
-                              schedule="triangular", epochs=12, batch_size=64)
-    config_file = tuned.save(tmp_path / "best_config.yaml")
-    result = course.sweep("dask", [43185, -1], quick=True, data_dir=corpus, analysis=False,
-                          progress=False, runs_root=tmp_path / "runs",
-                          experiments_root=tmp_path / "experiments",
-                          parameters={"config": str(config_file)},
-                          scheduler=cluster.scheduler_address)
-    good, bad = sorted(result.runs, key=lambda r: -r.parameters["seed"])
-    assert good.ok, f"{good.error} (see {good.output})"
-    nb = nbformat.read(good.output, as_version=4)
-    assert not [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                if o.output_type == "error"]
-    assert not bad.ok and "seed must be a non-negative integer" in bad.error
-    assert result.failures == [bad] and bad.output.is_file()
-    folder = tmp_path / "experiments" / "dask" / "checkpoints" / "fold_0"  # seed 43185's fold
-    assert {"best.keras", "metrics.json"} <= {p.name for p in folder.iterdir()}
-    trained = Config.load(folder / "config.yaml")  # the file's settings, quick's budget
-    assert trained.to_dict() == {**tuned.to_dict(), "epochs": 2, "batch_size": 32,
-                                 "data_dir": trained.data_dir}
-
-
-def test_study_runs_its_trials_on_the_dask_workers(cluster, corpus, tmp_path):
-    settings = tuning.settings_from("on-dask", out=tmp_path / "run", data_dir=str(corpus),
-                                    epochs=1, progress=False)
-    study = tuning.tune(settings, n_trials=3, scheduler=cluster.scheduler_address)
-    trials = study.get_trials()
-    assert sorted(t.number for t in trials) == [0, 1, 2]
-    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
-    workers = {t.user_attrs["worker"]["pid"] for t in trials}
-    assert len(workers) == 2 and os.getpid() not in workers  # both workers, not this process
-    assert (settings.run_dir / tuning.BEST_CONFIG).is_file()
 
 
 def _postgres_binaries() -> tuple[str, str]:
@@ -109,11 +64,13 @@ def postgres_url():
         as_user = ["runuser", "-u", "postgres", "--"]
     data, port = folder / "data", _free_port()
     try:
-        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust"],
-                       check=True, capture_output=True, timeout=120)
+        # a throwaway server: no fsync (initdb's --no-sync, the server's fsync=off)
+        subprocess.run([*as_user, initdb, "-D", str(data), "-U", "postgres", "--auth=trust",
+                        "--no-sync"], check=True, capture_output=True, timeout=120)
         subprocess.run([*as_user, pg_ctl, "-D", str(data), "-l", str(folder / "server.log"),
                         "-w", "-t", "60", "-o",
-                        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1", "start"],
+                        f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                        f"-c synchronous_commit=off -c full_page_writes=off", "start"],
                        check=True, capture_output=True, timeout=120)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as err:
         log = folder / "server.log"
@@ -140,3 +97,46 @@ def test_study_in_postgresql(postgres_url, corpus, tmp_path):
     tuning.tune(settings, n_trials=1)  # a second machine would do the same: continue it
     trials = optuna.load_study(study_name="pg", storage=postgres_url).get_trials()
     assert [t.number for t in trials] == [0, 1] and trials[1].state == TrialState.COMPLETE
+
+
+# the Dask tests last: the module's cluster starts with the first and is closed after the last
+def test_sweep_runs_each_seed_as_a_dask_task(dask_cluster, tmp_path):
+    """Two seeds on the cluster, each a notebook run by a worker: one writes its fold, the other
+    fails and is reported without stopping the first."""
+    cluster, worker_pids = dask_cluster
+    notebooks = write_stand_in_notebooks(tmp_path / "notebooks")
+    result = course.sweep("dask", [43185, -1], quick=True, data_dir=tmp_path, analysis=False,
+                          progress=False, runs_root=tmp_path / "runs",
+                          experiments_root=tmp_path / "experiments",
+                          notebook=notebooks / "05_training.ipynb",
+                          parameters={"data_dir": "from -p"},
+                          scheduler=cluster.scheduler_address)
+    good, bad = sorted(result.runs, key=lambda r: -r.parameters["seed"])
+    assert good.ok, f"{good.error} (see {good.output})"
+    assert not bad.ok and "seed must be non-negative, got -1" in bad.error
+    assert result.failures == [bad] and bad.output.is_file()
+    executed = nbformat.read(bad.output, as_version=4)
+    assert any(o.get("output_type") == "error" for c in executed.cells if c.cell_type == "code"
+               for o in c.outputs)
+    seen = json.loads((tmp_path / "experiments" / "dask" / "fold_0" / "seen.json").read_text())
+    # seed 43185 trains its paper fold, in a kernel that a Dask worker process started
+    assert seen["seed"] == 43185 and seen["quick"] is True and seen["data_dir"] == "from -p"
+    assert seen["kernel_parent_pid"] in worker_pids.values()
+    assert seen["kernel_parent_pid"] != os.getpid()
+    # two workers on this host share its cores: TensorFlow's threads are capped to a half
+    assert seen["threads"] == str(max(1, (os.cpu_count() or 1) // 2)) and seen["headless"] == "1"
+    assert seen["figures"] == str((tmp_path / "runs" / "dask" / "figures" / "seed43185").resolve())
+
+
+def test_study_runs_its_trials_on_the_dask_workers(dask_cluster, corpus, tmp_path):
+    cluster, worker_pids = dask_cluster
+    settings = tuning.settings_from("on-dask", out=tmp_path / "run", data_dir=str(corpus),
+                                    epochs=1, progress=False)
+    study = tuning.tune(settings, n_trials=2, scheduler=cluster.scheduler_address)
+    trials = study.get_trials()
+    assert sorted(t.number for t in trials) == [0, 1]
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
+    # one task per worker: each worker process ran a trial, this process none
+    assert {t.user_attrs["worker"]["pid"] for t in trials} == set(worker_pids.values())
+    assert os.getpid() not in worker_pids.values()
+    assert (settings.run_dir / tuning.BEST_CONFIG).is_file()

@@ -153,15 +153,25 @@ def test_01_data_exploration_executes(tmp_path, tiny_corpus):
 
 def test_sweep_trains_05_reports_a_bad_seed_and_runs_06(tmp_path, tiny_corpus):
     """The real notebooks 05 and 06 through the sweep: a bad seed fails with its error notebook,
-    the good seed trains its paper fold, and 06 analyses the run."""
+    the good seed trains its paper fold with a config file as atomicvad tune writes it (its
+    settings, quick's budget), and 06 analyses the run."""
+    from atomicvad_lib import Config
+
+    tuned = Config.for_recipe("course", optimizer="sgd", momentum=0.85, label_smoothing=0.05,
+                              schedule="triangular", epochs=12, batch_size=64)
+    config_file = tuned.save(tmp_path / "best_config.yaml")
     result = course.sweep("t", [43185, -1], quick=True, data_dir=tiny_corpus, progress=False,
-                          runs_root=tmp_path / "runs", experiments_root=tmp_path / "experiments")
+                          runs_root=tmp_path / "runs", experiments_root=tmp_path / "experiments",
+                          parameters={"config": str(config_file)})
     good, bad = result.runs
     assert good.ok, f"{good.error} (see {good.output})"
     assert not bad.ok and "seed must be a non-negative integer" in bad.error
     assert bad.output == tmp_path / "runs" / "t" / "05_training_seed-1.ipynb" and bad.output.is_file()
     fold_dir = tmp_path / "experiments" / "t" / "checkpoints" / "fold_0"
     assert {"best.keras", "training_log.csv", "metrics.json"} <= {p.name for p in fold_dir.iterdir()}
+    trained = Config.load(fold_dir / "config.yaml")  # the file's settings, quick's budget
+    assert trained.to_dict() == {**tuned.to_dict(), "epochs": 2, "batch_size": 32,
+                                 "data_dir": trained.data_dir}
     assert result.analysis is not None and result.analysis.ok, result.analysis.error
     for run in (good, result.analysis):
         nb = nbformat.read(run.output, as_version=4)
