@@ -38,6 +38,15 @@ TRAINING, ANALYSIS = "05_training", "06_results_analysis"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
+# Parameters the course passes to other notebooks: notebook 08's study at a size that fits the
+# course (3 trials of 2 epochs on 500 windows per manifest, about a minute; see the README). Its
+# own defaults, for a student in JupyterLab, are the larger study. The study goes to
+# experiments/<run>_notebook08 (STUDY_08), apart from the notebook's default folder, since a study
+# refuses to continue with other settings.
+COURSE_NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
+    "08_hyperparameter_search": {"n_trials": 3, "epochs": 2, "per_manifest": 500},
+}
+STUDY_08 = "{run}_notebook08"
 DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
 
 
@@ -332,8 +341,13 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
         known = declared_parameters(notebook)
         params = {k: v for k, v in {"quick": quick, "interactive": False,
                                     "data_dir": str(data_dir.resolve())}.items() if k in known}
+        experiments = Path(experiments_root or root / "experiments")
         if name == ANALYSIS:
-            params["run_dir"] = str((Path(experiments_root or root / "experiments") / run).resolve())
+            params["run_dir"] = str((experiments / run).resolve())
+        if name == "08_hyperparameter_search" and "run_dir" in known:
+            params["run_dir"] = str((experiments / STUDY_08.format(run=run)).resolve())
+        params.update({k: v for k, v in COURSE_NOTEBOOK_PARAMETERS.get(name, {}).items()
+                       if k in known})
         result = execute(notebook, out_dir / f"{name}.ipynb", params,
                          figures=out_dir / "figures" / name, kernel_name=kernel_name)
         _report(result)
