@@ -10,6 +10,12 @@ naming the notebook and its executed copy (which shows the failing cell).
 the failures and exits 1. With ``--scheduler ADDRESS`` each seed's notebook runs as a task on that
 Dask cluster (whose workers need the same checkout and data at the same paths) instead of in a
 local process pool.
+
+Ctrl-C or SIGTERM stops either command with everything it started: pool workers, papermill's
+kernels and their children (``processes``). Seeds that finished keep their outputs; running the
+same command again reuses them and resumes a seed that was stopped mid-training from its last
+completed epoch (``train_fold``'s resume). Tasks already running on a Dask cluster are the
+cluster's and go on.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -30,6 +37,7 @@ from tqdm.auto import tqdm
 
 from .config import PAPER_SEEDS, fold_for_seed
 from .paths import FIGURES_ENV, HEADLESS_ENV, repo_root
+from .processes import ignore_sigint, interrupt_on_signals, stop_children
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
              "05_training", "06_results_analysis", "07_deployment_and_streaming",
@@ -222,6 +230,28 @@ def _run_on_dask(tasks: list[dict[str, Any]], scheduler: str, bar=None) -> list[
     return runs
 
 
+def _run_in_pool(tasks: list[dict[str, Any]], jobs: int, bar=None) -> list[NotebookRun]:
+    """Run ``tasks`` in ``jobs`` worker processes. Interrupted (Ctrl-C, or SIGTERM under
+    ``stopping_on_interrupt``), it stops the workers and their kernels before the interrupt goes
+    on: leaving the pool as a ``with`` block would wait for the running notebooks to finish."""
+    runs = []
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=ignore_sigint)
+    try:
+        futures = [pool.submit(_execute_task, task) for task in tasks]
+        for future in as_completed(futures):
+            runs.append(future.result())
+            if bar is not None:
+                bar.update()
+            _report(runs[-1], bar)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_children()
+        raise
+    pool.shutdown()
+    return runs
+
+
 @dataclass
 class SweepResult:
     runs: list[NotebookRun]
@@ -263,22 +293,18 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
              for i, seed in enumerate(seeds)]
     runs: list[NotebookRun] = []
     bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
-    if scheduler:
-        runs.extend(_run_on_dask(tasks, scheduler, bar))
-    elif jobs == 1:
-        for task in tasks:
-            runs.append(_execute_task(task))
-            bar.update()
-            _report(runs[-1], bar)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_execute_task, task) for task in tasks]
-            for future in as_completed(futures):
-                runs.append(future.result())
+    try:
+        if scheduler:
+            runs.extend(_run_on_dask(tasks, scheduler, bar))
+        elif jobs == 1:
+            for task in tasks:
+                runs.append(_execute_task(task))
                 bar.update()
                 _report(runs[-1], bar)
-    bar.close()
+        else:
+            runs.extend(_run_in_pool(tasks, jobs, bar))
+    finally:
+        bar.close()  # before an interrupt's message
     runs.sort(key=lambda r: r.parameters["fold"])
     result = SweepResult(runs)
     if analysis and any(r.ok for r in runs):
@@ -405,20 +431,46 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_sweep)
 
 
+@contextmanager
+def stopping_on_interrupt():
+    """SIGTERM interrupts like Ctrl-C; either stops every process the command started (pool
+    workers, papermill's kernels and their children) before the interrupt reaches ``cli.main``,
+    which prints ``describe_interrupt`` and the command that resumes."""
+    with interrupt_on_signals():
+        try:
+            yield
+        except BaseException:
+            stop_children()
+            raise
+
+
 def run_course(args) -> int:
     notebooks = [n for n in NOTEBOOKS if not args.only or n in args.only]
-    return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
-                  notebooks=notebooks, training=_parameter_pairs(args.parameter),
-                  kernel_name=args.kernel, scheduler=args.scheduler)
+    with stopping_on_interrupt():
+        return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
+                      data_dir=args.data_dir, notebooks=notebooks,
+                      training=_parameter_pairs(args.parameter), kernel_name=args.kernel,
+                      scheduler=args.scheduler)
 
 
 def run_sweep(args) -> int:
     start = time.monotonic()
-    result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
-                   data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
-                   analysis=not args.no_analysis, kernel_name=args.kernel,
-                   scheduler=args.scheduler)
+    with stopping_on_interrupt():
+        result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
+                       data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
+                       analysis=not args.no_analysis, kernel_name=args.kernel,
+                       scheduler=args.scheduler)
     code = _summary(result.failures)
     if not code:
         print(f"\nThe sweep ran in {(time.monotonic() - start) / 60:.1f} minutes.")
     return code
+
+
+def describe_interrupt(args) -> str:
+    """Where an interrupted ``course`` or ``sweep`` stands, for ``cli.main``'s message."""
+    run_dir = repo_root() / "experiments" / args.run
+    where = (f"seeds already trained are kept in {run_dir}, and a seed stopped mid-training "
+             f"resumes from its last completed epoch")
+    if getattr(args, "scheduler", None):
+        where += "; tasks already running on the Dask cluster were not stopped"
+    return f"its notebook runs and their kernels were stopped; {where}"
