@@ -55,6 +55,7 @@ COURSE_NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
     "08_hyperparameter_search": {"n_trials": 3, "epochs": 2, "per_manifest": 500},
 }
 STUDY_08 = "{run}_notebook08"
+BASELINE_RUN = "resnet"  # experiments/resnet: the ResNet baseline notebook 06 compares with
 DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
 
 
@@ -310,9 +311,12 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
     if analysis and any(r.ok for r in runs):
         analysis_nb = Path(analysis_notebook or notebook_path(ANALYSIS))
         known = declared_parameters(analysis_nb)
+        # the ResNet baseline, when trained into the same experiments folder (see compare)
+        baseline = run_dir.parent / BASELINE_RUN
         params = {k: v for k, v in {"run_dir": str(run_dir.resolve()), "quick": quick,
                                     "interactive": False,
-                                    "data_dir": common.get("data_dir")}.items()
+                                    "data_dir": common.get("data_dir"),
+                                    "baseline_dir": str(baseline.resolve())}.items()
                   if k in known and v is not None}
         result.analysis = execute(analysis_nb, out_dir / f"{analysis_nb.stem}.ipynb", params,
                                   figures=out_dir / "figures" / analysis_nb.stem,
