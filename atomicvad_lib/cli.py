@@ -8,6 +8,8 @@ library's errors, which derive from ``ValueError``) prints ``atomicvad <command>
 stderr and exits with 2, without a traceback; an unexpected one keeps its traceback; ``--debug``
 prints the traceback always. Ctrl-C prints where the command stands and how to resume or rerun
 it, and exits with 130. A module may define ``describe_interrupt(args) -> str`` for that line.
+A command that turns SIGTERM into ``processes.Interrupted`` (course, sweep) is reported the same
+way, naming the signal, and exits with 128 + its number (143), as a shell reports a kill.
 """
 from __future__ import annotations
 
@@ -90,7 +92,12 @@ def _new_line() -> None:
         print(file=sys.stderr)
 
 
-def _interrupted(command: str, argv: list[str], args) -> None:
+def _signal_name(err: KeyboardInterrupt) -> str:
+    name = getattr(err, "name", "SIGINT")
+    return "Ctrl-C" if name == "SIGINT" else name
+
+
+def _interrupted(command: str, argv: list[str], args, how: str = "Ctrl-C") -> None:
     module = importlib.import_module(COMMANDS[command][0].split(":")[0])
     describe = getattr(module, "describe_interrupt", None)
     where = None
@@ -100,7 +107,7 @@ def _interrupted(command: str, argv: list[str], args) -> None:
         except Exception as err:  # noqa: BLE001 - the interrupt message must still come out
             where = f"(its state could not be read: {_message(err)})"
     rerun = "atomicvad " + shlex.join(argv)
-    print(f"atomicvad {command}: interrupted (Ctrl-C){'; ' + where if where else ''}; "
+    print(f"atomicvad {command}: interrupted ({how}){'; ' + where if where else ''}; "
           f"{'resume' if where else 'rerun'} with: {rerun}", file=sys.stderr)
 
 
@@ -117,15 +124,16 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         return int(args.func(args) or 0)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         _new_line()
         if debug:
             traceback.print_exc()
+        how = _signal_name(err)
         if command is None:
-            print("atomicvad: interrupted (Ctrl-C)", file=sys.stderr)
+            print(f"atomicvad: interrupted ({how})", file=sys.stderr)
         else:
-            _interrupted(command, argv, args)
-        return INTERRUPT_EXIT
+            _interrupted(command, argv, args, how)
+        return 128 + getattr(err, "signum", INTERRUPT_EXIT - 128)
     except EXPECTED_ERRORS as err:
         _new_line()
         if debug:

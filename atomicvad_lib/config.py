@@ -13,6 +13,9 @@ import yaml
 
 PAPER_SEEDS = (43185, 86648, 92813, 89816, 69375, 47845, 10357, 37555, 79511, 78417)
 ACTIVATIONS = ("ggcu", "gcu", "relu", "leaky_relu", "gelu", "silu", "swish", "mish", "elu", "selu")
+# "atomicvad": the paper's model on MFCCs; "resnet": the larger baseline of issue 14, a small
+# ResNet-style CNN on log-mel features (model.build_resnet), trained by the same train_fold.
+ARCHITECTURES = ("atomicvad", "resnet")
 CLASS_NAMES = ("background", "speech")
 OPTIMIZERS = ("adamw", "sgd")
 # cosine_restarts: the paper's cosine decay with warm restarts; warmup_cosine: a linear warm-up
@@ -78,7 +81,8 @@ class Config:
     cutout_masks: int = 5
     cutout_time: int = 25
     cutout_freq: int = 15
-    # architecture
+    # architecture ("resnet": the block settings below do not apply; see model.build_resnet)
+    architecture: str = "atomicvad"
     block1_depth_multiplier: int = 3
     block1_kernel: int = 7
     block1_pool: int = 5
@@ -210,6 +214,8 @@ class Config:
                  "must be two positive integers (expansion, projection)")
         need(self.block1_filters[1] == self.block2_filters[1], "block2_filters",
              "projection width must equal block 1's so the skip connection can be added")
+        need(self.architecture in ARCHITECTURES, "architecture",
+             f"must be one of {', '.join(ARCHITECTURES)}")
         need(self.normalization in ("layer", "batch", "none"), "normalization",
              "must be 'layer', 'batch' or 'none'")
         need(self.activation in ACTIVATIONS, "activation", f"must be one of {', '.join(ACTIVATIONS)}")

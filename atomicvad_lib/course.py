@@ -10,6 +10,12 @@ naming the notebook and its executed copy (which shows the failing cell).
 the failures and exits 1. With ``--scheduler ADDRESS`` each seed's notebook runs as a task on that
 Dask cluster (whose workers need the same checkout and data at the same paths) instead of in a
 local process pool.
+
+Ctrl-C or SIGTERM stops either command with everything it started: pool workers, papermill's
+kernels and their children (``processes``). Seeds that finished keep their outputs; running the
+same command again reuses them and resumes a seed that was stopped mid-training from its last
+completed epoch (``train_fold``'s resume). Tasks already running on a Dask cluster are the
+cluster's and go on.
 """
 from __future__ import annotations
 
@@ -19,6 +25,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -30,6 +37,7 @@ from tqdm.auto import tqdm
 
 from .config import PAPER_SEEDS, fold_for_seed
 from .paths import FIGURES_ENV, HEADLESS_ENV, repo_root
+from .processes import ignore_sigint, interrupt_on_signals, stop_children
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
              "05_training", "06_results_analysis", "07_deployment_and_streaming",
@@ -38,6 +46,16 @@ TRAINING, ANALYSIS = "05_training", "06_results_analysis"
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
+# Parameters the course passes to other notebooks: notebook 08's study at a size that fits the
+# course (3 trials of 2 epochs on 500 windows per manifest, about a minute; see the README). Its
+# own defaults, for a student in JupyterLab, are the larger study. The study goes to
+# experiments/<run>_notebook08 (STUDY_08), apart from the notebook's default folder, since a study
+# refuses to continue with other settings.
+COURSE_NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
+    "08_hyperparameter_search": {"n_trials": 3, "epochs": 2, "per_manifest": 500},
+}
+STUDY_08 = "{run}_notebook08"
+BASELINE_RUN = "resnet"  # experiments/resnet: the ResNet baseline notebook 06 compares with
 DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
 
 
@@ -213,6 +231,28 @@ def _run_on_dask(tasks: list[dict[str, Any]], scheduler: str, bar=None) -> list[
     return runs
 
 
+def _run_in_pool(tasks: list[dict[str, Any]], jobs: int, bar=None) -> list[NotebookRun]:
+    """Run ``tasks`` in ``jobs`` worker processes. Interrupted (Ctrl-C, or SIGTERM under
+    ``stopping_on_interrupt``), it stops the workers and their kernels before the interrupt goes
+    on: leaving the pool as a ``with`` block would wait for the running notebooks to finish."""
+    runs = []
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=ignore_sigint)
+    try:
+        futures = [pool.submit(_execute_task, task) for task in tasks]
+        for future in as_completed(futures):
+            runs.append(future.result())
+            if bar is not None:
+                bar.update()
+            _report(runs[-1], bar)
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_children()
+        raise
+    pool.shutdown()
+    return runs
+
+
 @dataclass
 class SweepResult:
     runs: list[NotebookRun]
@@ -254,30 +294,29 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
              for i, seed in enumerate(seeds)]
     runs: list[NotebookRun] = []
     bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
-    if scheduler:
-        runs.extend(_run_on_dask(tasks, scheduler, bar))
-    elif jobs == 1:
-        for task in tasks:
-            runs.append(_execute_task(task))
-            bar.update()
-            _report(runs[-1], bar)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = [pool.submit(_execute_task, task) for task in tasks]
-            for future in as_completed(futures):
-                runs.append(future.result())
+    try:
+        if scheduler:
+            runs.extend(_run_on_dask(tasks, scheduler, bar))
+        elif jobs == 1:
+            for task in tasks:
+                runs.append(_execute_task(task))
                 bar.update()
                 _report(runs[-1], bar)
-    bar.close()
+        else:
+            runs.extend(_run_in_pool(tasks, jobs, bar))
+    finally:
+        bar.close()  # before an interrupt's message
     runs.sort(key=lambda r: r.parameters["fold"])
     result = SweepResult(runs)
     if analysis and any(r.ok for r in runs):
         analysis_nb = Path(analysis_notebook or notebook_path(ANALYSIS))
         known = declared_parameters(analysis_nb)
+        # the ResNet baseline, when trained into the same experiments folder (see compare)
+        baseline = run_dir.parent / BASELINE_RUN
         params = {k: v for k, v in {"run_dir": str(run_dir.resolve()), "quick": quick,
                                     "interactive": False,
-                                    "data_dir": common.get("data_dir")}.items()
+                                    "data_dir": common.get("data_dir"),
+                                    "baseline_dir": str(baseline.resolve())}.items()
                   if k in known and v is not None}
         result.analysis = execute(analysis_nb, out_dir / f"{analysis_nb.stem}.ipynb", params,
                                   figures=out_dir / "figures" / analysis_nb.stem,
@@ -332,8 +371,13 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
         known = declared_parameters(notebook)
         params = {k: v for k, v in {"quick": quick, "interactive": False,
                                     "data_dir": str(data_dir.resolve())}.items() if k in known}
+        experiments = Path(experiments_root or root / "experiments")
         if name == ANALYSIS:
-            params["run_dir"] = str((Path(experiments_root or root / "experiments") / run).resolve())
+            params["run_dir"] = str((experiments / run).resolve())
+        if name == "08_hyperparameter_search" and "run_dir" in known:
+            params["run_dir"] = str((experiments / STUDY_08.format(run=run)).resolve())
+        params.update({k: v for k, v in COURSE_NOTEBOOK_PARAMETERS.get(name, {}).items()
+                       if k in known})
         result = execute(notebook, out_dir / f"{name}.ipynb", params,
                          figures=out_dir / "figures" / name, kernel_name=kernel_name)
         _report(result)
@@ -391,20 +435,46 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_sweep)
 
 
+@contextmanager
+def stopping_on_interrupt():
+    """SIGTERM interrupts like Ctrl-C; either stops every process the command started (pool
+    workers, papermill's kernels and their children) before the interrupt reaches ``cli.main``,
+    which prints ``describe_interrupt`` and the command that resumes."""
+    with interrupt_on_signals():
+        try:
+            yield
+        except BaseException:
+            stop_children()
+            raise
+
+
 def run_course(args) -> int:
     notebooks = [n for n in NOTEBOOKS if not args.only or n in args.only]
-    return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick, data_dir=args.data_dir,
-                  notebooks=notebooks, training=_parameter_pairs(args.parameter),
-                  kernel_name=args.kernel, scheduler=args.scheduler)
+    with stopping_on_interrupt():
+        return course(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
+                      data_dir=args.data_dir, notebooks=notebooks,
+                      training=_parameter_pairs(args.parameter), kernel_name=args.kernel,
+                      scheduler=args.scheduler)
 
 
 def run_sweep(args) -> int:
     start = time.monotonic()
-    result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
-                   data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
-                   analysis=not args.no_analysis, kernel_name=args.kernel,
-                   scheduler=args.scheduler)
+    with stopping_on_interrupt():
+        result = sweep(args.run, args.seeds, jobs=args.jobs, quick=args.quick,
+                       data_dir=args.data_dir, parameters=_parameter_pairs(args.parameter),
+                       analysis=not args.no_analysis, kernel_name=args.kernel,
+                       scheduler=args.scheduler)
     code = _summary(result.failures)
     if not code:
         print(f"\nThe sweep ran in {(time.monotonic() - start) / 60:.1f} minutes.")
     return code
+
+
+def describe_interrupt(args) -> str:
+    """Where an interrupted ``course`` or ``sweep`` stands, for ``cli.main``'s message."""
+    run_dir = repo_root() / "experiments" / args.run
+    where = (f"seeds already trained are kept in {run_dir}, and a seed stopped mid-training "
+             f"resumes from its last completed epoch")
+    if getattr(args, "scheduler", None):
+        where += "; tasks already running on the Dask cluster were not stopped"
+    return f"its notebook runs and their kernels were stopped; {where}"

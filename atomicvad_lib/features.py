@@ -1,4 +1,7 @@
-"""The MFCC front-end: 0.63 s of 16 kHz audio in, a (64 coefficients, 64 frames, 1) image out."""
+"""The front-ends: 0.63 s of 16 kHz audio in, an image out. ``MFCC`` (AtomicVAD's: 64
+coefficients x 64 frames) and ``LogMel`` (the ResNet baseline's: 64 mel bands x 64 frames, the
+same mel spectrogram in dB without the DCT); ``frontend_layer`` picks the one a config's
+architecture uses."""
 from __future__ import annotations
 
 import keras
@@ -124,3 +127,26 @@ class MFCC(keras.layers.Layer):
                 "hop_length": self.hop_length, "win_length": self.win_length,
                 "window": self.window, "n_mels": self.n_mels, "n_mfcc": self.n_mfcc,
                 "fmin": self.fmin, "fmax": self.fmax, "top_db": self.top_db, "floor": self.floor}
+
+
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class LogMel(MFCC):
+    """The log-mel image, (batch, n_mels, frames, 1): ``MFCC``'s steps up to the mel power in dB,
+    floored ``top_db`` below each window's maximum (``floor``), without the DCT. ``n_mfcc`` is
+    kept in the settings (it is part of ``Config.frontend()``) but unused. The ResNet baseline's
+    front-end; ``mfcc_numpy.log_mel`` computes the same numbers with NumPy."""
+
+    def call(self, inputs):
+        return tf.transpose(self.log_mel(inputs), (0, 2, 1))[..., None]
+
+    def compute_output_shape(self, input_shape):
+        frames = None if input_shape[1] is None else 1 + input_shape[1] // self.hop_length
+        return (input_shape[0], self.n_mels, frames, 1)
+
+
+FRONTENDS = {"atomicvad": MFCC, "resnet": LogMel}  # Config.architecture -> its front-end
+
+
+def frontend_layer(config: Config, **kwargs) -> MFCC:
+    """The front-end layer of ``config.architecture`` with the config's settings."""
+    return FRONTENDS[config.architecture].from_settings(config, **kwargs)

@@ -7,7 +7,7 @@ import numpy as np
 from .activations import make_activation
 from .config import Config
 from .conv import FastDepthwiseConv2D
-from .features import MFCC
+from .features import MFCC, frontend_layer
 from .spec_augment import SpecAugment, SpecCutout
 
 
@@ -37,13 +37,17 @@ def _core_block(x, config: Config, index: int, depth_multiplier: int, kernel: in
 
 
 def build_model(config: Config | None = None, seed: int | None = None,
-                name: str = "AtomicVAD") -> keras.Model:
-    """AtomicVAD: (batch, 10080) waveform -> (batch, 2) softmax over ``[background, speech]``.
+                name: str | None = None) -> keras.Model:
+    """AtomicVAD: (batch, 10080) waveform -> (batch, 2) softmax over ``[background, speech]``;
+    with ``config.architecture == "resnet"`` the ResNet baseline instead (``build_resnet``).
 
     ``seed`` seeds the augmentation layers, dropout and GGCU initialisation; weight initialisers
     follow ``keras.utils.set_random_seed``, which a training run calls first.
     """
     config = config or Config()
+    if config.architecture == "resnet":
+        return build_resnet(config, seed, name or "ResNetVAD")
+    name = name or "AtomicVAD"
     inputs = keras.Input(shape=(config.window_samples,), name="waveform")
     x = MFCC.from_settings(config, name="mfcc")(inputs)
     if config.feature_norm:  # statistics set by adapt_feature_norm before training
@@ -73,15 +77,80 @@ def adapt_feature_norm(model: keras.Model, features) -> None:
     layer.adapt(features)
 
 
+# Widths of the ResNet baseline's three stages (two residual blocks of two 3x3 convolutions
+# each stage; the second and third halve the image). About 77,000 parameters and 12.7 million
+# MACs per window: over 250 times AtomicVAD's parameters, the size of the small CNNs that VAD
+# papers compare against.
+RESNET_WIDTHS = (16, 32, 64)
+
+
+def _residual_block(x, filters: int, stride: int, name: str):
+    """Two 3x3 convolutions with batch norm and ReLU, and the identity (or a strided 1x1
+    convolution, when the shape changes) added before the last ReLU (He et al., 2016)."""
+    shortcut = x
+    y = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False,
+                            name=name + "conv1")(x)
+    y = keras.layers.BatchNormalization(name=name + "bn1")(y)
+    y = keras.layers.ReLU(name=name + "relu1")(y)
+    y = keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name + "conv2")(y)
+    y = keras.layers.BatchNormalization(name=name + "bn2")(y)
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = keras.layers.Conv2D(filters, 1, strides=stride, use_bias=False,
+                                       name=name + "shortcut")(x)
+        shortcut = keras.layers.BatchNormalization(name=name + "shortcut_bn")(shortcut)
+    y = keras.layers.Add(name=name + "add")([shortcut, y])
+    return keras.layers.ReLU(name=name + "relu2")(y)
+
+
+def build_resnet(config: Config | None = None, seed: int | None = None,
+                 name: str = "ResNetVAD") -> keras.Model:
+    """The baseline of issue 14: a small ResNet-style CNN on log-mel features, (batch, 10080)
+    waveform -> (batch, 2) softmax, trained by the same ``train_fold``.
+
+    Log-mel front-end (``features.LogMel``, the config's front-end settings), the config's
+    SpecAugment and SpecCutout, a 3x3 stem convolution with batch norm and ReLU, 2x2 max-pooling
+    (64x64 -> 32x32), three stages of ``RESNET_WIDTHS`` channels (one residual block each, the
+    last two with stride 2), global average pooling, ``config.dropout`` and a dense softmax. The
+    AtomicVAD block settings (kernels, pools, filters, activation, normalisation) do not apply.
+    """
+    config = config or Config(architecture="resnet")
+    inputs = keras.Input(shape=(config.window_samples,), name="waveform")
+    x = frontend_layer(config, name="log_mel")(inputs)
+    x = SpecAugment(config.freq_mask_param, config.time_mask_param, config.freq_masks,
+                    config.time_masks, seed=seed, name="spec_augment")(x)
+    x = SpecCutout(config.cutout_masks, config.cutout_time, config.cutout_freq,
+                   seed=None if seed is None else seed + 1, name="spec_cutout")(x)
+    x = keras.layers.Conv2D(RESNET_WIDTHS[0], 3, padding="same", use_bias=False,
+                            name="stem_conv")(x)
+    x = keras.layers.BatchNormalization(name="stem_bn")(x)
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
+    for index, filters in enumerate(RESNET_WIDTHS):
+        x = _residual_block(x, filters, 1 if index == 0 else 2, f"stage{index + 1}_")
+    x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
+    x = keras.layers.Dropout(config.dropout, seed=seed, name="dropout")(x)
+    outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classifier")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def frontend_of(model: keras.Model) -> MFCC:
+    """The model's front-end layer (``MFCC``, or ``LogMel`` for the ResNet baseline)."""
+    for layer in model.layers:
+        if isinstance(layer, MFCC):
+            return layer
+    raise ValueError(f"model {model.name} has no MFCC or LogMel front-end layer")
+
+
 def feature_model(model: keras.Model) -> keras.Model:
-    """The part of ``model`` after its ``mfcc`` layer: MFCC images in, probabilities out.
+    """The part of ``model`` after its front-end (the ``mfcc`` layer, or the ResNet baseline's
+    ``log_mel``): feature images in, probabilities out.
 
     It is made of the same layers, so it shares their weights: training it trains ``model``.
     Training uses it with features computed by the tf.data pipeline (``make_dataset(...,
     features=True)``), where the front-end, which has no weights, runs in parallel with the
     train step; the saved model is still the waveform model.
     """
-    return keras.Model(model.get_layer("mfcc").output, model.output, name=f"{model.name}_head")
+    return keras.Model(frontend_of(model).output, model.output, name=f"{model.name}_head")
 
 
 def check_waveforms(waveforms, window_samples: int = Config().window_samples) -> np.ndarray:

@@ -13,7 +13,8 @@ gives the same batches in the same order, while every epoch reshuffles and draws
 The shuffle is a full permutation of the windows (they are in memory or memory-mapped), so
 ``config.shuffle_buffer`` is not used.
 
-With ``features=True`` the pipeline also computes each batch's MFCCs (after augmentation), so
+With ``features=True`` the pipeline also computes each batch's features (after augmentation:
+MFCCs, or log-mel for the ResNet baseline), so
 that training runs the front-end on tf.data's threads, in parallel with the train step, instead of
 inside it. The features are per window (see ``features.MFCC``), so they do not depend on which
 windows share a batch.
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 from .audio import MAX_PAD_FRACTION, AudioError, load_audio
 from .augment import augment_batch, noise_bank
 from .config import Config
-from .features import MFCC
+from .features import frontend_layer
 from .files import atomic_path
 from .manifest import ManifestEntry, ManifestError, read_manifest, split_manifests
 
@@ -262,8 +263,9 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     ``train_fold`` enables): the per-iteration epoch count comes from a Python generator, a
     stateful op, and with one in the pipeline TensorFlow runs every map serially and turns
     prefetching off.
-    ``features=True`` yields MFCC images (B, n_mfcc, frames, 1) instead of waveforms, for a model
-    that starts at the features (``model.feature_model``).
+    ``features=True`` yields the front-end's images instead of waveforms (MFCCs, (B, n_mfcc,
+    frames, 1); log-mel, (B, n_mels, frames, 1), for ``architecture="resnet"``), for a model that
+    starts at the features (``model.feature_model``).
     ``return_details=True`` adds a third element, a dict with each window's ``index`` into
     ``windows`` and (training) its augmentation draws, for inspection and tests (not for fit).
     """
@@ -277,7 +279,7 @@ def make_dataset(windows: WindowSet, config: Config, seed: int, training: bool,
     labels = tf.constant(np.asarray(windows.labels, np.int32))
     batch = config.batch_size
     autotune = tf.data.AUTOTUNE
-    mfcc = tf.function(MFCC.from_settings(config).call) if features else (lambda x: x)
+    mfcc = tf.function(frontend_layer(config).call) if features else (lambda x: x)
 
     if not training:
         def lookup(indices):

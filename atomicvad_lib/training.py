@@ -682,6 +682,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "on data_samples/ in CPU minutes; see config.RECIPES)")
     parser.add_argument("--epochs", type=int, help="override config.epochs")
     parser.add_argument("--batch-size", type=int, help="override config.batch_size")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"),
+                        help="override any Config setting (YAML value), e.g. -p architecture "
+                             "resnet -p schedule warmup_cosine -p warmup_fraction 0.1")
     parser.add_argument("--steps-per-execution", type=int, default=STEPS_PER_EXECUTION,
                         help=f"training steps per TensorFlow call (speed only; default "
                              f"{STEPS_PER_EXECUTION})")
@@ -695,8 +698,9 @@ def run(args: argparse.Namespace) -> int:
     check_output_dir(args.out)  # before reading any config or data
     set_training_threads()
     config = Config.load(args.config) if args.config else Config.for_recipe(args.recipe)
-    changes = {k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))
-               if v is not None}
+    changes = _param_changes(args.param)
+    changes.update({k: v for k, v in (("epochs", args.epochs), ("batch_size", args.batch_size))
+                    if v is not None})
     config = config.replace(**changes) if changes else config
     result = train_fold(config, args.seed, args.fold, args.out, args.data,
                         progress=not args.no_progress,
@@ -708,6 +712,20 @@ def run(args: argparse.Namespace) -> int:
           f"{result.record['epochs_run']}; test AUROC {_fmt(test['auroc'])}, accuracy "
           f"{_fmt(test['accuracy'])}, F1 {_fmt(test['f1'])}, F2 {_fmt(test['f2'])}")
     return 0
+
+
+def _param_changes(pairs) -> dict:
+    """``-p KEY VALUE`` pairs as Config changes, each value read as YAML (``0.1`` a number,
+    ``resnet`` a string, ``[8, 2]`` a list); unknown keys are the Config's ConfigError."""
+    import yaml
+
+    changes = {}
+    for key, value in pairs or ():
+        try:
+            changes[key] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            changes[key] = value
+    return changes
 
 
 def _fmt(value) -> str:

@@ -101,3 +101,22 @@ def test_kernel_chatter_goes_to_a_log_kept_only_on_failure(tmp_path, capfd):
     log = tmp_path / "out" / "bad.kernel.log"
     assert not (tmp_path / "out" / "good.kernel.log").exists()
     assert "kernel-side noise" in log.read_text() and str(log) in bad.error
+
+
+def test_course_runs_notebook_08_with_a_small_study_in_its_own_folder(fake_notebooks, tmp_path):
+    """The course passes notebook 08 the small study's sizes (its own defaults stay the full-size
+    study) and a study folder of its own, apart from the notebook's default folder."""
+    params = ('run_dir = "experiments/notebook08"\ndata_dir = ""\nn_trials = 6\nepochs = 9\n'
+              'per_manifest = 0\nquick = False\ninteractive = None')
+    body = ("import json, pathlib\npathlib.Path(run_dir).mkdir(parents=True)\n"
+            "(pathlib.Path(run_dir) / 'seen.json').write_text(json.dumps(dict(n_trials=n_trials, "
+            "epochs=epochs, per_manifest=per_manifest, quick=quick, data_dir=data_dir)))")
+    _notebook(fake_notebooks / "08_hyperparameter_search.ipynb", params, body)
+    code = course.course("c8", [1], notebooks=["08_hyperparameter_search"], data_dir=tmp_path,
+                         **_roots(tmp_path))
+    assert code == 0
+    study = tmp_path / "experiments" / course.STUDY_08.format(run="c8")
+    seen = json.loads((study / "seen.json").read_text())
+    assert seen == {**course.COURSE_NOTEBOOK_PARAMETERS["08_hyperparameter_search"],
+                    "quick": False, "data_dir": str(tmp_path.resolve())}
+    assert seen["n_trials"] < 6 and seen["epochs"] < 9 and seen["per_manifest"] > 0

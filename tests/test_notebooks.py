@@ -154,12 +154,17 @@ def test_01_data_exploration_executes(tmp_path, tiny_corpus):
 def test_sweep_trains_05_reports_a_bad_seed_and_runs_06(tmp_path, tiny_corpus):
     """The real notebooks 05 and 06 through the sweep: a bad seed fails with its error notebook,
     the good seed trains its paper fold with a config file as atomicvad tune writes it (its
-    settings, quick's budget), and 06 analyses the run."""
-    from atomicvad_lib import Config
+    settings, quick's budget), and 06 analyses the run, beside the ResNet baseline found in the
+    same experiments folder (one epoch of it, trained here)."""
+    from atomicvad_lib import Config, compare
+    from atomicvad_lib.training import train_fold
 
     tuned = Config.for_recipe("course", optimizer="sgd", momentum=0.85, label_smoothing=0.05,
                               schedule="triangular", epochs=12, batch_size=64)
     config_file = tuned.save(tmp_path / "best_config.yaml")
+    train_fold(compare.baseline_config(epochs=1, batch_size=8), None, 0,
+               tmp_path / "experiments" / course.BASELINE_RUN, data_dir=tiny_corpus,
+               progress=False)
     result = course.sweep("t", [43185, -1], quick=True, data_dir=tiny_corpus, progress=False,
                           runs_root=tmp_path / "runs", experiments_root=tmp_path / "experiments",
                           parameters={"config": str(config_file)})
@@ -179,7 +184,12 @@ def test_sweep_trains_05_reports_a_bad_seed_and_runs_06(tmp_path, tiny_corpus):
         assert not [o for o in outputs if o.output_type == "error"]
         assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2
     figures = {p.name for p in (tmp_path / "runs" / "t" / "figures").rglob("*.png")}
-    assert {"curves_seed43185.png", "roc.png", "spi_vs_swi.png", "ggcu_parameters.png"} <= figures
+    assert {"curves_seed43185.png", "roc.png", "spi_vs_swi.png", "ggcu_parameters.png",
+            "baseline_comparison.png"} <= figures
+    analysis = nbformat.read(result.analysis.output, as_version=4)
+    tables = "".join(o.get("data", {}).get("text/plain", "") for c in analysis.cells
+                     if c.cell_type == "code" for o in c.outputs)
+    assert "ResNet baseline, fold 0" in tables and "AtomicVAD, the baseline's seed" in tables
     assert result.failures == [bad]
 
 
