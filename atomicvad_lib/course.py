@@ -1,8 +1,10 @@
 """``atomicvad course`` and ``atomicvad sweep``: the notebooks run headless with papermill.
 
-``course`` executes every notebook in order on ``data_samples/``, writing executed copies to
-``runs/<run>/``; notebook 05 runs once per seed through the sweep. It stops at the first failure,
-naming the notebook and its executed copy (which shows the failing cell).
+``course`` executes every notebook on ``data_samples/``, writing executed copies to
+``runs/<run>/``: notebook 05 once per seed through the sweep, the notebooks that do not depend on
+it (01-04, 07, 08) in the same workers after the seeds, 06 at the end. A failing notebook does
+not stop the others; the command names each failure and its executed copy (which shows the
+failing cell) and exits 1.
 
 ``sweep`` runs ``05_training`` once per seed (several at once with ``--jobs``), writing
 ``runs/<run>/05_training_seed<seed>.ipynb`` and training outputs to ``experiments/<run>/``, then
@@ -43,6 +45,10 @@ NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04
              "05_training", "06_results_analysis", "07_deployment_and_streaming",
              "08_hyperparameter_search")
 TRAINING, ANALYSIS = "05_training", "06_results_analysis"
+# The other notebooks by their measured run time, longest first: the order they join the
+# workers after the seeds, so the shortest fill the end.
+LONGEST_FIRST = ("08_hyperparameter_search", "07_deployment_and_streaming", "02_augmentation",
+                 "01_data_exploration", "03_ggcu_derivation", "04_model_building")
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 12, "batch_size": 64, "recipe": "course"}
@@ -257,10 +263,12 @@ def _run_in_pool(tasks: list[dict[str, Any]], jobs: int, bar=None) -> list[Noteb
 class SweepResult:
     runs: list[NotebookRun]
     analysis: NotebookRun | None = None
+    others: list[NotebookRun] = field(default_factory=list)  # the course's other notebooks
 
     @property
     def failures(self) -> list[NotebookRun]:
-        return [r for r in [*self.runs, self.analysis] if r is not None and not r.ok]
+        return [r for r in [*self.others, *self.runs, self.analysis]
+                if r is not None and not r.ok]
 
 
 def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick: bool = False,
@@ -268,8 +276,13 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
           analysis: bool = True, runs_root: str | Path | None = None,
           experiments_root: str | Path | None = None, notebook: str | Path | None = None,
           analysis_notebook: str | Path | None = None, kernel_name: str = "python3",
-          progress: bool = True, scheduler: str | None = None) -> SweepResult:
+          progress: bool = True, scheduler: str | None = None,
+          other_tasks: Sequence[dict[str, Any]] = ()) -> SweepResult:
     """Train one fold per seed with notebook 05, then analyse the run with notebook 06.
+
+    ``other_tasks`` (``execute``'s arguments, without ``threads``) run in the same workers after
+    the seeds: the course's notebooks that do not depend on the training fill the workers while
+    the last seeds train, instead of running alone before them.
 
     A paper seed trains its paper fold (``fold_for_seed``). Executed notebooks go to
     ``<runs_root>/<run>/``, training outputs to ``<experiments_root>/<run>/``. With ``scheduler``
@@ -292,8 +305,11 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
                   figures=out_dir / "figures" / f"seed{seed}", kernel_name=kernel_name,
                   threads=threads)
              for i, seed in enumerate(seeds)]
+    seed_outputs = {task["output"] for task in tasks}
+    tasks += [{**task, "threads": threads} for task in other_tasks]
     runs: list[NotebookRun] = []
-    bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="seed", disable=not progress)
+    bar = tqdm(total=len(tasks), desc=f"sweep {run}", unit="notebook" if other_tasks else "seed",
+               disable=not progress)
     try:
         if scheduler:
             runs.extend(_run_on_dask(tasks, scheduler, bar))
@@ -306,8 +322,9 @@ def sweep(run: str, seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 1, quick:
             runs.extend(_run_in_pool(tasks, jobs, bar))
     finally:
         bar.close()  # before an interrupt's message
-    runs.sort(key=lambda r: r.parameters["fold"])
-    result = SweepResult(runs)
+    others = [r for r in runs if r.output not in seed_outputs]
+    runs = sorted((r for r in runs if r.output in seed_outputs), key=lambda r: r.parameters["fold"])
+    result = SweepResult(runs, others=sorted(others, key=lambda r: r.notebook.stem))
     if analysis and any(r.ok for r in runs):
         analysis_nb = Path(analysis_notebook or notebook_path(ANALYSIS))
         known = declared_parameters(analysis_nb)
@@ -348,45 +365,65 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
            notebooks: Sequence[str] = NOTEBOOKS, training: dict[str, Any] | None = None,
            runs_root: str | Path | None = None, experiments_root: str | Path | None = None,
            kernel_name: str = "python3", scheduler: str | None = None) -> int:
-    """Run the course's notebooks in order; 0 when all succeed, else 1 after the first failure."""
+    """Run the course's notebooks; 0 when all succeed, else 1 after listing the failures.
+
+    Notebook 05 runs once per seed, ``jobs`` at a time, and the notebooks that do not depend on
+    it (01-04, 07, 08) run in the same workers after the seeds (the longest first), so no core
+    idles; 06 analyses the run at the end. A failing notebook does not stop the others.
+    """
     root = repo_root()
     data_dir = Path(data_dir or root / "data_samples")
     out_dir = Path(runs_root or root / "runs") / run
+    experiments = Path(experiments_root or root / "experiments")
     start = time.monotonic()
-    for name in notebooks:
-        if name == ANALYSIS and TRAINING in notebooks:
-            continue  # the sweep analyses its own run
-        if name == TRAINING:
-            result = sweep(run, seeds, jobs=jobs, quick=quick, data_dir=data_dir,
-                           parameters={**COURSE_TRAINING, **(training or {})},
-                           analysis=ANALYSIS in notebooks, runs_root=runs_root,
-                           experiments_root=experiments_root, kernel_name=kernel_name,
-                           scheduler=scheduler)
-            if result.failures:
-                print(f"\nThe course stopped at {TRAINING}: fix the failures below and rerun.",
-                      file=sys.stderr)
-                return _summary(result.failures)
-            continue
+
+    def task(name: str) -> dict[str, Any]:
         notebook = notebook_path(name)
         known = declared_parameters(notebook)
         params = {k: v for k, v in {"quick": quick, "interactive": False,
                                     "data_dir": str(data_dir.resolve())}.items() if k in known}
-        experiments = Path(experiments_root or root / "experiments")
         if name == ANALYSIS:
             params["run_dir"] = str((experiments / run).resolve())
         if name == "08_hyperparameter_search" and "run_dir" in known:
             params["run_dir"] = str((experiments / STUDY_08.format(run=run)).resolve())
         params.update({k: v for k, v in COURSE_NOTEBOOK_PARAMETERS.get(name, {}).items()
                        if k in known})
-        result = execute(notebook, out_dir / f"{name}.ipynb", params,
-                         figures=out_dir / "figures" / name, kernel_name=kernel_name)
-        _report(result)
-        if not result.ok:
-            print(f"\nThe course stopped at {name}: open {result.output} to see the failing cell.",
-                  file=sys.stderr)
-            return 1
-    print(f"\nThe course ran in {(time.monotonic() - start) / 60:.1f} minutes; executed notebooks "
-          f"are in {out_dir}.")
+        return dict(notebook=notebook, output=out_dir / f"{name}.ipynb", parameters=params,
+                    figures=out_dir / "figures" / name, kernel_name=kernel_name)
+
+    others = sorted((n for n in notebooks if n not in (TRAINING, ANALYSIS)),
+                    key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(NOTEBOOKS))
+    if TRAINING in notebooks:
+        result = sweep(run, seeds, jobs=jobs, quick=quick, data_dir=data_dir,
+                       parameters={**COURSE_TRAINING, **(training or {})},
+                       analysis=ANALYSIS in notebooks, runs_root=runs_root,
+                       experiments_root=experiments_root, kernel_name=kernel_name,
+                       scheduler=scheduler, other_tasks=[task(n) for n in others])
+        failures = result.failures
+    else:
+        jobs = max(1, int(jobs))
+        threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
+        tasks = [{**task(n), "threads": threads} for n in others]
+        if scheduler:
+            runs = _run_on_dask(tasks, scheduler)
+        elif jobs == 1:
+            runs = []
+            for one in tasks:
+                runs.append(_execute_task(one))
+                _report(runs[-1])
+        else:
+            runs = _run_in_pool(tasks, jobs)
+        if ANALYSIS in notebooks:
+            runs.append(_execute_task(task(ANALYSIS)))
+            _report(runs[-1])
+        failures = [r for r in runs if not r.ok]
+    minutes = (time.monotonic() - start) / 60
+    if failures:
+        print(f"\nThe course ran in {minutes:.1f} minutes, with failures: open the executed "
+              f"copies named below to see the failing cells, fix them and rerun (finished folds "
+              f"are kept).", file=sys.stderr)
+        return _summary(failures)
+    print(f"\nThe course ran in {minutes:.1f} minutes; executed notebooks are in {out_dir}.")
     return 0
 
 

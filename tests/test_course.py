@@ -3,6 +3,7 @@ executed in test_notebooks.py)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -66,20 +67,45 @@ def test_sweep_command_exits_nonzero_listing_failures(fake_notebooks, tmp_path, 
     assert seen["data_dir"] == "x"  # -p values reach the notebook
 
 
-def test_course_stops_at_first_failed_notebook(fake_notebooks, tmp_path, capsys):
+def test_a_failing_notebook_is_reported_and_the_others_still_run(fake_notebooks, tmp_path,
+                                                                 capsys):
     write_notebook(fake_notebooks / "01_data_exploration.ipynb", "quick = False\ndata_dir = ''",
-              "assert data_dir")
+                   "assert data_dir")
     write_notebook(fake_notebooks / "02_augmentation.ipynb", "quick = False",
-              "raise RuntimeError('augmentation broke')")
-    write_notebook(fake_notebooks / "03_ggcu_derivation.ipynb", "quick = False", "print('never')")
+                   "raise RuntimeError('augmentation broke')")
+    write_notebook(fake_notebooks / "03_ggcu_derivation.ipynb", "quick = False", "print('ran')")
     code = course.course("c", [1], notebooks=course.NOTEBOOKS[:3], data_dir=tmp_path,
                          **_roots(tmp_path))
     assert code == 1
     out = capsys.readouterr()
-    assert "02_augmentation" in out.err and str(tmp_path / "runs" / "c" / "02_augmentation.ipynb") in out.err
-    assert "augmentation broke" in out.out
-    assert (tmp_path / "runs" / "c" / "01_data_exploration.ipynb").is_file()
-    assert not (tmp_path / "runs" / "c" / "03_ggcu_derivation.ipynb").exists()
+    assert "1 notebook run(s) failed" in out.err and "augmentation broke" in out.err
+    assert str(tmp_path / "runs" / "c" / "02_augmentation.ipynb") in out.err
+    for name in ("01_data_exploration", "03_ggcu_derivation"):
+        assert f"ok      {name}" in out.out
+        assert (tmp_path / "runs" / "c" / f"{name}.ipynb").is_file()
+
+
+def test_course_runs_the_other_notebooks_in_the_seeds_workers(fake_notebooks, tmp_path, capsys):
+    """With notebook 05 in the course, 01-04 and 07 run in the sweep's two workers after the
+    seeds (their kernels get the workers' thread share), and 06 analyses the run at the end."""
+    names = ["01_data_exploration", "03_ggcu_derivation", "07_deployment_and_streaming"]
+    for name in names:
+        write_notebook(fake_notebooks / f"{name}.ipynb", "quick = False",
+                       "import os, pathlib\npathlib.Path('threads_" + name + "').write_text("
+                       "os.environ.get('TF_NUM_INTRAOP_THREADS', ''))")
+    code = course.course("p", [3, 4], jobs=2, data_dir=tmp_path,
+                         notebooks=[*names, "05_training", "06_results_analysis"],
+                         **_roots(tmp_path))
+    assert code == 0
+    printed = capsys.readouterr().out
+    for name in names:
+        assert f"ok      {name}" in printed
+        threads = (fake_notebooks / f"threads_{name}").read_text()
+        assert int(threads) == max(1, (os.cpu_count() or 1) // 2)
+    assert "ok      05_training (seed 3)" in printed and "ok      06_results_analysis" in printed
+    # 06 reports last, after every seed and notebook
+    assert printed.index("06_results_analysis") > max(printed.index(n) for n in names)
+    assert (tmp_path / "experiments" / "p" / "analysed.txt").read_text() == "fold_10,fold_11"
 
 
 def test_unknown_notebook_is_a_clear_error(fake_notebooks):
@@ -111,7 +137,7 @@ def test_course_runs_notebook_08_with_a_small_study_in_its_own_folder(fake_noteb
     body = ("import json, pathlib\npathlib.Path(run_dir).mkdir(parents=True)\n"
             "(pathlib.Path(run_dir) / 'seen.json').write_text(json.dumps(dict(n_trials=n_trials, "
             "epochs=epochs, per_manifest=per_manifest, quick=quick, data_dir=data_dir)))")
-    _notebook(fake_notebooks / "08_hyperparameter_search.ipynb", params, body)
+    write_notebook(fake_notebooks / "08_hyperparameter_search.ipynb", params, body)
     code = course.course("c8", [1], notebooks=["08_hyperparameter_search"], data_dir=tmp_path,
                          **_roots(tmp_path))
     assert code == 0
