@@ -384,6 +384,8 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
                                     "data_dir": str(data_dir.resolve())}.items() if k in known}
         if name == ANALYSIS:
             params["run_dir"] = str((experiments / run).resolve())
+            if "baseline_dir" in known:
+                params["baseline_dir"] = str((experiments / BASELINE_RUN).resolve())
         if name == "08_hyperparameter_search" and "run_dir" in known:
             params["run_dir"] = str((experiments / STUDY_08.format(run=run)).resolve())
         params.update({k: v for k, v in COURSE_NOTEBOOK_PARAMETERS.get(name, {}).items()

@@ -48,7 +48,7 @@ from tqdm.auto import tqdm
 
 from .config import Config
 from .conv import FastDepthwiseConv2D
-from .features import MFCC
+from .features import MFCC, LogMel
 from .files import check_output_dir
 from .manifest import split_manifests
 from .metrics import speech_auroc
@@ -83,6 +83,9 @@ def frontend_layer(model: keras.Model) -> MFCC:
     found = [layer for layer in model.layers if isinstance(layer, MFCC)]
     if len(found) != 1:
         raise ValueError(f"expected one MFCC layer in model {model.name!r}, found {len(found)}")
+    if isinstance(found[0], LogMel):  # a subclass: the NumPy front-end would compute MFCCs
+        raise ValueError(f"model {model.name!r} has a log-mel front-end (the ResNet baseline, "
+                         f"architecture 'resnet'): the export covers AtomicVAD's MFCC models only")
     return found[0]
 
 

@@ -167,10 +167,27 @@ def focal_loss(labels, speech_prob, config) -> float:
     return float(make_focal_loss(config)(onehot, probs))
 
 
+@keras.saving.register_keras_serializable(package=PACKAGE)
+class FocalLoss(keras.losses.BinaryFocalCrossentropy):
+    """Keras' binary focal cross-entropy on probabilities clipped to [eps, 1 - eps].
+
+    Keras computes the focal factor as ``(1 - p_t) ** gamma`` from the probabilities as they come.
+    When a softmax saturates (p_t exactly 1 in float32) and ``gamma`` is below 1, the factor's
+    derivative ``gamma * (1 - p_t) ** (gamma - 1)`` is infinite, and the gradient becomes NaN:
+    the ResNet baseline, confident within an epoch, diverged that way at ``focal_gamma`` 0.5.
+    Clipped probabilities keep it finite; the loss values change by less than float32 rounding
+    elsewhere (Keras' cross-entropy clips the same way already).
+    """
+
+    def call(self, y_true, y_pred):
+        eps = keras.config.epsilon()
+        return super().call(y_true, keras.ops.clip(y_pred, eps, 1.0 - eps))
+
+
 def make_focal_loss(config) -> keras.losses.Loss:
     """The paper's loss: binary focal cross-entropy, alpha-balanced, on both one-hot columns
-    (with ``label_smoothing``, when the config sets it)."""
-    return keras.losses.BinaryFocalCrossentropy(
+    (with ``label_smoothing``, when the config sets it); see ``FocalLoss``."""
+    return FocalLoss(
         apply_class_balancing=config.class_balancing, alpha=config.focal_alpha,
         gamma=config.focal_gamma, label_smoothing=getattr(config, "label_smoothing", 0.0),
         name="focal_loss")

@@ -137,6 +137,38 @@ def test_focal_loss_matches_numpy_formula():
     assert focal_loss(labels, speech, config) == pytest.approx(expected, rel=1e-4)
 
 
+def _focal_gradient(loss, targets, logits):
+    import tensorflow as tf
+
+    logits = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        value = loss(tf.constant(targets), tf.nn.softmax(logits))
+    return float(value), tape.gradient(value, logits).numpy()
+
+
+@pytest.mark.parametrize("gamma", [0.5, 2.0])
+def test_focal_loss_gradient_stays_finite_when_the_softmax_saturates(gamma):
+    """Keras' own focal loss gives NaN gradients at a saturated softmax when gamma < 1 (the
+    ResNet baseline diverged so in its first epoch at gamma 0.5); the training loss clips, and
+    agrees with Keras' wherever nothing saturates."""
+    from atomicvad_lib.metrics import make_focal_loss
+
+    config = Config(focal_gamma=gamma)
+    ours = make_focal_loss(config)
+    keras_own = keras.losses.BinaryFocalCrossentropy(apply_class_balancing=True,
+                                                     alpha=config.focal_alpha, gamma=gamma)
+    saturated = ([[0.0, 1.0], [1.0, 0.0]], [[-40.0, 40.0], [40.0, -40.0]])
+    _, gradient = _focal_gradient(ours, *saturated)
+    assert np.isfinite(gradient).all()
+    _, gradient = _focal_gradient(keras_own, *saturated)
+    assert np.isnan(gradient).any() == (gamma < 1)  # the failure the clipping guards against
+    plain = ([[0.0, 1.0], [1.0, 0.0]], [[-0.3, 0.5], [1.2, 0.1]])
+    value, gradient = _focal_gradient(ours, *plain)
+    want_value, want_gradient = _focal_gradient(keras_own, *plain)
+    assert value == pytest.approx(want_value, rel=1e-6)
+    np.testing.assert_allclose(gradient, want_gradient, rtol=1e-5)
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="labels but"):
         binary_metrics([0, 1], [0.5])

@@ -74,6 +74,11 @@ def test_resnet_has_tens_of_thousands_of_parameters_and_its_own_front_end():
     assert resnet.name == "ResNetVAD" and resnet.output_shape == (None, 2)
     assert isinstance(frontend_of(resnet), LogMel)
     assert feature_model(resnet).input_shape == (None, 64, 64, 1)
+    from atomicvad_lib import export
+
+    with pytest.raises(ValueError, match="log-mel front-end"):  # its NumPy front-end is MFCC's
+        export.frontend_layer(resnet)
+    assert isinstance(export.frontend_layer(atomicvad), MFCC)
     with pytest.raises(ConfigError, match="architecture"):
         Config(architecture="transformer")
 

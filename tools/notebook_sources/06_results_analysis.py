@@ -331,9 +331,13 @@ else:
     summary_rows = {"AtomicVAD, this run": ours, "ResNet baseline": theirs}
     if len(same_seed):
         summary_rows["AtomicVAD, the baseline's seed"] = same_seed
-    numeric = ["test AUROC", "F1 @ threshold", "parameters", "MACs per window", "training (s)"]
-    display(aggregate.mean_std_table({k: v[numeric].astype(float)
-                                      for k, v in summary_rows.items()}))
+    numeric = ["test AUROC", "F1 @ threshold", "training (s)"]
+    brief = aggregate.mean_std_table({k: v[numeric].astype(float)
+                                      for k, v in summary_rows.items()})
+    for column in ("parameters", "MACs per window"):  # the same for every fold of a model
+        brief[column] = [f"{int(v[column].iloc[0]):,}" for v in summary_rows.values()]
+    brief["folds"] = [len(v) for v in summary_rows.values()]
+    display(brief)
 
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.6))
     for fold, scores in window_scores.items():
