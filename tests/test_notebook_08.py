@@ -1,6 +1,7 @@
 """Notebook 08 runs a small study headless (quick settings, tiny corpus, three trials: the base
-recipe and two proposed by TPE, one of them pruned, two finished, so every plot is drawn) and
-draws Optuna's plots.
+recipe and two proposed by TPE) and draws Optuna's plots: the importance and parallel-coordinate
+plots when at least two trials finished, else the notebook says why they are missing (which
+trials Hyperband prunes on the tiny corpus depends on the last digits of the losses).
 Pruning, continuing and concurrent studies are tested on the library in test_tuning.py."""
 from __future__ import annotations
 
@@ -27,16 +28,22 @@ def test_08_hyperparameter_search_executes(tmp_path, tiny_corpus):
     assert not [o for o in outputs if o.output_type == "error"]
     figures = {p.name for p in (tmp_path / "figures").rglob("*.png")}
     assert {"hyperband_brackets.png", "optimization_history.png", "intermediate_values.png",
-            "param_importances.png", "parallel_coordinates.png", "trials.png"} <= figures, figures
+            "trials.png"} <= figures, figures
     quick_dir = run_dir.with_name("study_quick")  # quick mode keeps its own study
     study = optuna.load_study(study_name="study_quick", storage=tuning.default_storage(quick_dir))
     assert len(study.trials) == 3 and study.trials[0].user_attrs["baseline"]
-    states = [t.state for t in study.trials]
-    assert states.count(optuna.trial.TrialState.COMPLETE) == 2
-    assert states.count(optuna.trial.TrialState.PRUNED) == 1
     assert study.user_attrs["base_config"]["epochs"] == 2
+    states = [t.state for t in study.trials]
+    complete = states.count(optuna.trial.TrialState.COMPLETE)
+    pruned = states.count(optuna.trial.TrialState.PRUNED)
+    assert complete >= 1 and complete + pruned == 3  # trial 0, the base recipe, always finishes
     text = "\n".join(o.get("text", "") for o in outputs)
-    assert "study study_quick: 3 trials (2 complete, 1 pruned)" in text
+    assert f"study study_quick: 3 trials ({complete} complete, {pruned} pruned)" in text
+    if complete >= 2:
+        assert {"param_importances.png", "parallel_coordinates.png"} <= figures, figures
+    else:
+        assert "importances need at least two" in text
+        assert not {"param_importances.png", "parallel_coordinates.png"} & figures
     best = json.loads((quick_dir / tuning.BEST_TRIAL).read_text())
     assert Config.load(quick_dir / tuning.BEST_CONFIG).learning_rate == \
         best["params"]["learning_rate"]
