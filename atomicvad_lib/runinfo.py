@@ -26,7 +26,7 @@ def set_global_seed(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def set_training_threads(threads: int | None = None, keep_chosen: bool = False) -> bool:
+def set_training_threads(threads: int | None = None) -> bool:
     """Give TensorFlow's op thread pool ``threads`` threads (default: half the cores, at least one)
     and so leave the other cores to the tf.data pipeline, which augments and computes the MFCCs
     on threads of its own.
@@ -34,11 +34,8 @@ def set_training_threads(threads: int | None = None, keep_chosen: bool = False) 
     On a two-core machine the train step then runs on one core and the pipeline on the other,
     side by side, instead of both spreading over both cores and spinning while they wait on each
     other. It works only before TensorFlow runs its first op: call it right after the imports.
-    Returns False, changing nothing, when it is too late, or with ``keep_chosen`` when a number
-    was set already.
+    Returns False, changing nothing, when it is too late.
     """
-    if keep_chosen and tf.config.threading.get_intra_op_parallelism_threads():
-        return False
     threads = int(threads or max(1, (os.cpu_count() or 2) // 2))
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)

@@ -524,10 +524,6 @@ def train_fold(config: Config | None = None, seed: int | None = None, fold: int 
     Raises TrainingError for an empty or single-class split and RunConflictError when the
     fold folder holds a different run (another seed or config), changing nothing.
     """
-    # a script that calls train_fold before any TensorFlow op gets the CLI's thread split too
-    # (unless it chose its own); without it, under op determinism and a busy CPU, the step and
-    # the pipeline can crawl
-    set_training_threads(keep_chosen=True)
     config = config or Config()
     if data_dir is not None:
         config = config.replace(data_dir=str(data_dir))
