@@ -78,6 +78,19 @@ def _survivors(tree: list[psutil.Process]) -> list[str]:
         time.sleep(0.1)
 
 
+# How long a signalled command may take to stop its tree and print its message: generous, since
+# on a loaded 2-core machine 60 s ran out; still well inside pytest-timeout's 300 s.
+STOP_SECONDS = 150
+
+
+def _signal_and_collect(process: subprocess.Popen, tree: list[psutil.Process], send) -> tuple:
+    """``send()`` the interrupt, wait for ``process`` to end; its stderr and what of ``tree``
+    survived."""
+    send()
+    _, err = process.communicate(timeout=STOP_SECONDS)
+    return err.decode(), _survivors(tree)
+
+
 def _kill_all(tree: list[psutil.Process]) -> None:
     for p in tree:  # a failed test must not leave trainings behind
         try:
@@ -103,14 +116,12 @@ def test_sigterm_stops_the_sweeps_workers_and_kernels_and_a_rerun_resumes(tmp_pa
         _wait_for(lambda: all(s.is_file() for s in states), process, 300, "saved epoch in both folds")
         tree = processes.descendants(process.pid)
         assert len(_kernels(tree)) == 2, [p.cmdline() for p in tree]
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
-        survivors = _survivors(tree)
+        err, survivors = _signal_and_collect(process, tree,
+                                             lambda: process.send_signal(signal.SIGTERM))
     finally:
         if process.poll() is None:
             process.kill()
         _kill_all(tree)
-    err = err.decode()
     assert not survivors, survivors
     assert process.returncode == 128 + signal.SIGTERM, err[-2000:]
     line = [x for x in err.splitlines() if x.startswith("atomicvad sweep: ")]
@@ -163,9 +174,8 @@ def test_ctrl_c_stops_the_course_and_its_kernels(tmp_path, jobs):
                   f"{wanted} sleeping notebook(s)")
         tree = processes.descendants(process.pid)
         assert len(_kernels(tree)) == wanted
-        os.killpg(process.pid, signal.SIGINT)
-        _, err = process.communicate(timeout=60)
-        survivors = _survivors(tree)
+        err, survivors = _signal_and_collect(process, tree,
+                                             lambda: os.killpg(process.pid, signal.SIGINT))
     finally:
         if process.poll() is None:
             process.kill()
@@ -174,7 +184,6 @@ def test_ctrl_c_stops_the_course_and_its_kernels(tmp_path, jobs):
             os.killpg(process.pid, signal.SIGKILL)  # anything of its group started later
         except ProcessLookupError:
             pass
-    err = err.decode()
     assert not survivors, survivors
     assert process.returncode == 130, err[-2000:]
     assert "atomicvad course: interrupted (Ctrl-C)" in err and "resume with: atomicvad course" in err
