@@ -13,6 +13,13 @@ import soundfile as sf
 
 from atomicvad_lib.synthetic import harmonic_tone
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # pytest-xdist runs two workers side by side (see pyproject.toml): each TensorFlow process
+    # (this worker, and the kernels and subprocesses it starts, which inherit the variables) gets
+    # one op thread instead of one per core, so they do not spin against each other
+    os.environ.setdefault("TF_NUM_INTRAOP_THREADS", "1")
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_DIR = Path(os.environ.get("ATOMICVAD_PUBLISHED_DIR",
                                     REPO_ROOT.parent / "shared" / "reference" / "atomicvad-published"))

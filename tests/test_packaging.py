@@ -102,6 +102,7 @@ def test_lazy_names_resolve_and_unknown_names_raise():
 NOT_IMPORTED = {"jupyterlab": "`make lab` serves the course with it",
                 "ipykernel": "the notebooks' kernel, for JupyterLab and papermill",
                 "pytest-timeout": "a pytest plug-in (pyproject's timeout setting)",
+                "pytest-xdist": "a pytest plug-in (pyproject's addopts: -n 2 --dist loadfile)",
                 "psycopg": "SQLAlchemy's PostgreSQL driver, loaded for postgresql+psycopg:// URLs"}
 # import name -> distribution, for imports whose distribution is not installed here
 KNOWN_DISTRIBUTIONS = {"playwright": "playwright"}
