@@ -101,7 +101,7 @@ def _kill_all(tree: list[psutil.Process]) -> None:
 
 def test_sigterm_stops_the_sweeps_workers_and_kernels_and_a_rerun_resumes(tmp_path):
     corpus = write_tiny_corpus(tmp_path / "tiny")
-    config = Config.for_recipe("course", epochs=30, patience=30, batch_size=4,
+    config = Config.for_recipe("course", epochs=12, patience=12, batch_size=4,
                                data_dir=str(corpus)).save(tmp_path / "long.yaml")
     checkout = _checkout(tmp_path / "checkout", REPO_ROOT / "notebooks")
     seeds = ("43185", "86648")  # folds 0 and 1
@@ -129,7 +129,7 @@ def test_sigterm_stops_the_sweeps_workers_and_kernels_and_a_rerun_resumes(tmp_pa
     assert "interrupted (SIGTERM)" in line[0] and "resumes from its last completed epoch" in line[0]
     assert line[0].endswith("resume with: atomicvad " + " ".join(command))
     saved = [json.loads(s.read_text())["epoch"] for s in states]
-    assert all(1 <= n < 30 for n in saved), saved  # stopped mid-training, epochs kept
+    assert all(1 <= n < 12 for n in saved), saved  # stopped mid-training, epochs kept
     assert not list(run_dir.glob("checkpoints/fold_*/metrics.json"))
 
     rerun = _start(checkout, *command)
@@ -140,7 +140,7 @@ def test_sigterm_stops_the_sweeps_workers_and_kernels_and_a_rerun_resumes(tmp_pa
         # resumed, not restarted: from the epochs saved when it was stopped (or one more, when
         # an epoch was committed between reading state.json and the signal)
         assert done <= record["resumed_from_epoch"] <= done + 1, (record["resumed_from_epoch"], done)
-        assert record["epochs_run"] == 30
+        assert record["epochs_run"] == 12
 
 
 SLEEPER = """import pathlib, time
