@@ -4,7 +4,10 @@ Each trial trains one fold with ``training.train_fold`` (one seed, the course's 
 budget) and is scored by its **validation** AUROC: the best epoch's, as ``train_fold`` selects
 models; the test split is never used. After every epoch the best validation AUROC so far is
 reported to Optuna, and Hyperband (the bandit half of BOHB) stops trials that trail the others
-at the same epoch. TPE proposes the settings (``SEARCH_SPACE``) from a random state fixed by the
+at the same epoch. With several seeds (``--seeds``) a trial that survives its first seed's
+epochs trains folds 1, 2, ... with the others too and scores the mean of their validation
+AUROCs: one seed's luck weighs less in which trial wins. ``--search`` limits the search to some
+of ``SEARCH_SPACE``'s settings (the others keep the base recipe's values). TPE proposes the settings (``SEARCH_SPACE``) from a random state fixed by the
 sampler seed and the trial number: the same study reruns the same way, and workers running side
 by side do not propose the same settings. Trial 0 of a new study is the base recipe itself, so
 the study measures what the search adds to it.
@@ -107,6 +110,18 @@ SEARCH_SPACE: tuple[Param, ...] = (
 )
 
 
+def select_space(names: Sequence[str] = ()) -> tuple[Param, ...]:
+    """The settings of SEARCH_SPACE named in ``names`` (all of them when empty)."""
+    if not names:
+        return SEARCH_SPACE
+    known = {p.name for p in SEARCH_SPACE}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise TuningError(f"--search {', '.join(unknown)}: not in the search space; choose from "
+                          f"{', '.join(p.name for p in SEARCH_SPACE)}")
+    return tuple(p for p in SEARCH_SPACE if p.name in set(names))
+
+
 def describe_space(space: Sequence[Param] = SEARCH_SPACE) -> str:
     """The search space, one line per setting."""
     lines = ["searched (Config keys; everything else is the base recipe's):"]
@@ -158,15 +173,22 @@ class StudySettings:
     run_dir: Path
     storage: str
     base: Config
-    seed: int = DEFAULT_SEED          # training seed of every trial
+    seed: int = DEFAULT_SEED          # training seed of every trial (fold 0)
     sampler_seed: int = 0
+    more_seeds: tuple[int, ...] = ()  # folds 1, 2, ... of every trial that is not pruned
+    search: tuple[str, ...] = ()      # the SEARCH_SPACE settings searched (empty: all)
     threads: int | None = None        # TensorFlow op threads of a worker process
     progress: bool = True
 
     def recorded(self) -> dict[str, Any]:
         """What the study records at its creation and checks when it is continued."""
         return {"base_config": self.base.to_dict(), "seed": self.seed,
-                "sampler_seed": self.sampler_seed}
+                "sampler_seed": self.sampler_seed, "more_seeds": list(self.more_seeds),
+                "search": list(self.search)}
+
+    @property
+    def space(self) -> tuple[Param, ...]:
+        return select_space(self.search)
 
 
 def default_storage(run_dir: Path) -> str:
@@ -308,7 +330,7 @@ def _open_study(settings: StudySettings, create: bool):
         else:
             for key, value in settings.recorded().items():
                 study.set_user_attr(key, value)
-            baseline = base_params(settings.base)
+            baseline = base_params(settings.base, settings.space)
             if baseline is not None:
                 study.enqueue_trial(baseline, user_attrs={"baseline": True})
             return study
@@ -327,6 +349,9 @@ def _check_same_settings(study, settings: StudySettings) -> None:
     for key in ("seed", "sampler_seed"):
         if recorded.get(key) != getattr(settings, key):
             differences[key] = (recorded.get(key), getattr(settings, key))
+    for key in ("more_seeds", "search"):  # lists; absent in studies made before they existed
+        if list(recorded.get(key, [])) != list(getattr(settings, key)):
+            differences[key] = (list(recorded.get(key, [])), list(getattr(settings, key)))
     if differences:
         described = "; ".join(f"{k}: recorded {a!r}, requested {b!r}"
                               for k, (a, b) in differences.items())
@@ -398,13 +423,15 @@ def _epoch_reporter(trial, epochs: int):
 
 
 def objective(trial, settings: StudySettings) -> float:
-    """Train trial's config for one fold; its best validation AUROC (TrialPruned when pruned)."""
+    """Train trial's config for fold 0 (and, unless pruned, folds 1, 2, ... with
+    ``settings.more_seeds``); the mean of their best validation AUROCs (TrialPruned when
+    pruned)."""
     import optuna
 
     from .paths import repo_path
     from .training import train_fold
 
-    config = settings.base.replace(**suggest(trial, settings.base))
+    config = settings.base.replace(**suggest(trial, settings.base, settings.space))
     # a relative data folder is found in this worker's own checkout (see paths.repo_path)
     config = config.replace(data_dir=str(repo_path(config.data_dir)))
     out = trial_dir(settings.run_dir, trial.number)
@@ -419,7 +446,16 @@ def objective(trial, settings: StudySettings) -> float:
     if reporter.pruned_at is not None:
         raise optuna.TrialPruned(f"at epoch {reporter.pruned_at}, best validation AUROC "
                                  f"{reporter.best:.4f}")
-    value = record["validation"]["auroc"]
+    values = [_validation_auroc(result)]
+    for fold, seed in enumerate(settings.more_seeds, start=1):
+        values.append(_validation_auroc(train_fold(config, seed, fold, out, progress=False)))
+    if settings.more_seeds:
+        trial.set_user_attr("validation_aurocs", values)
+    return float(sum(values) / len(values))
+
+
+def _validation_auroc(result) -> float:
+    value = result.record["validation"]["auroc"]
     if value is None:
         raise TuningError(f"{result.paths.fold_dir}: validation AUROC undefined")
     return float(value)
@@ -438,6 +474,9 @@ def _trial_line(study, frozen) -> str:
                 f"{frozen.intermediate_values[last]:.4f}" if last else "pruned")
     else:
         text = state
+    per_seed = frozen.user_attrs.get("validation_aurocs")
+    if per_seed:
+        text += " = mean of " + ", ".join(f"{v:.4f}" for v in per_seed)
     return f"trial {frozen.number}: {text}" + (f" [{epochs} epochs]" if epochs else "")
 
 
@@ -585,7 +624,7 @@ def write_results(settings: StudySettings):
         write_json_atomic(run_dir / BEST_TRIAL, {
             "number": best.number, "validation_auroc": best.value, "params": best.params,
             "fold_dir": best.user_attrs.get("fold_dir"), "config_file": BEST_CONFIG,
-            "seed": settings.seed, "baseline": bool(best.user_attrs.get("baseline"))})
+            "seed": settings.seed, "more_seeds": list(settings.more_seeds), "baseline": bool(best.user_attrs.get("baseline"))})
     return study
 
 
@@ -622,13 +661,15 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
                   recipe: str = "course", config_file: str | None = None,
                   data_dir: str | None = None, epochs: int | None = None,
                   seed: int = DEFAULT_SEED, sampler_seed: int = 0, quick: bool = False,
-                  progress: bool = True) -> StudySettings:
+                  progress: bool = True, more_seeds: Sequence[int] = (),
+                  search: Sequence[str] = ()) -> StudySettings:
     """StudySettings of the run ``run`` in the folder ``out`` (default: ``experiments_root``, by
     default experiments/, then ``run``): the base config is ``config_file``, or ``recipe`` with
     the course's epochs and batch size as notebook 05 trains it. ``quick``: 3 epochs on a subset
-    of the data."""
+    of the data. ``more_seeds``, ``search``: see StudySettings."""
     from .manifest import subset_manifests
 
+    select_space(search)  # an unknown name is an error before anything is written
     run_dir = Path(experiments_root or repo_root() / "experiments") / run
     run_dir = Path(out).resolve() if out else run_dir
     if config_file:
@@ -645,7 +686,8 @@ def settings_from(run: str, *, experiments_root=None, out=None, storage: str | N
             _data_path(base.data_dir), run_dir / "quick_data", per_manifest=48, seed=seed)))
     return StudySettings(run=run, run_dir=run_dir, storage=storage or default_storage(run_dir),
                          base=base, seed=int(seed), sampler_seed=int(sampler_seed),
-                         progress=progress)
+                         progress=progress, more_seeds=tuple(int(s) for s in more_seeds),
+                         search=tuple(search))
 
 
 def _data_path(data_dir: str) -> Path:
@@ -678,6 +720,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, help="epochs per trial (default: the course's, course.COURSE_TRAINING)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help=f"training seed of every trial (default {DEFAULT_SEED})")
+    parser.add_argument("--more-seeds", type=int, nargs="+", default=(), metavar="SEED",
+                        help="also train folds 1, 2, ... with these seeds in every trial that is "
+                             "not pruned; the trial scores the mean validation AUROC")
+    parser.add_argument("--search", nargs="+", default=(), metavar="KEY",
+                        help="search only these settings of the space below (default: all)")
     parser.add_argument("--sampler-seed", type=int, default=0, help="TPE's seed (default 0)")
     parser.add_argument("--quick", action="store_true",
                         help="a smoke test: 3 epochs on 48 windows per manifest")
@@ -697,7 +744,8 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_dir(args.out or repo_root() / "experiments" / args.run)  # before any work
     settings = settings_from(args.run, out=out, storage=args.storage, recipe=args.recipe,
                              config_file=args.config, data_dir=args.data, epochs=args.epochs,
-                             seed=args.seed, sampler_seed=args.sampler_seed, quick=args.quick)
+                             seed=args.seed, sampler_seed=args.sampler_seed, quick=args.quick,
+                             more_seeds=args.more_seeds, search=args.search)
     signal.signal(signal.SIGTERM, _raise_interrupt)  # a killed command fails its trial
     start = time.monotonic()
     study = tune(settings, args.n_trials, args.timeout, args.jobs, args.scheduler)

@@ -60,6 +60,33 @@ def test_space_is_shown_and_the_base_recipe_is_trial_zero(capsys):
     assert tuning.base_params(Config(batch_size=512)) is None  # outside the space: no trial 0
 
 
+def test_a_study_over_two_seeds_and_some_settings_scores_the_mean(corpus, tmp_path, capsys):
+    settings = _settings(corpus, tmp_path / "run", epochs=1, more_seeds=(86648,),
+                         search=("learning_rate", "focal_gamma"))
+    study = tuning.tune(settings, n_trials=2)
+    trials = study.get_trials()
+    # trial 0 is the base recipe's two searched values; the other settings are never sampled
+    assert trials[0].params == {"learning_rate": RECIPES["course"]["learning_rate"],
+                                "focal_gamma": RECIPES["course"]["focal_gamma"]}
+    assert all(set(t.params) == {"learning_rate", "focal_gamma"} for t in trials)
+    for trial in trials:
+        assert trial.state == TrialState.COMPLETE  # one epoch: Hyperband cannot prune
+        folds = tmp_path / "run" / "trials" / f"trial_{trial.number}" / "checkpoints"
+        records = [json.loads((folds / f"fold_{f}" / "metrics.json").read_text()) for f in (0, 1)]
+        assert [r["seed"] for r in records] == [tuning.DEFAULT_SEED, 86648]
+        aurocs = [r["validation"]["auroc"] for r in records]
+        assert trial.user_attrs["validation_aurocs"] == pytest.approx(aurocs)
+        assert trial.value == pytest.approx(sum(aurocs) / 2)
+        config = Config.load(folds / "fold_1" / "config.yaml")
+        assert config.learning_rate == trial.params["learning_rate"]
+    with pytest.raises(tuning.TuningError, match=r"more_seeds: recorded \[86648\], requested \[\]"):
+        tuning.tune(_settings(corpus, tmp_path / "run", epochs=1,
+                              search=("learning_rate", "focal_gamma")), n_trials=1)
+    with pytest.raises(tuning.TuningError, match="--search momentum_x: not in the search space"):
+        _settings(corpus, tmp_path / "other", search=("momentum_x",))
+    assert not (tmp_path / "other").exists()
+
+
 def _tree(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file()}
