@@ -99,7 +99,10 @@ pd.Series({"study": settings.run, "storage": settings.storage, "data": data_path
 # * **One fixed training seed for all trials.** Seeds alone move the AUROC by several hundredths on
 #   this data (notebook 06), so trials trained with different seeds would compare seeds as much as
 #   settings. The price: the winner is the best for *this* seed; check it on the others with
-#   `atomicvad sweep` before trusting it.
+#   `atomicvad sweep` before trusting it, or let every trial that survives pruning train a second
+#   fixed seed too (`atomicvad tune --more-seeds 86648`): its value is then the mean of the two,
+#   and one lucky run weighs half as much. `--search learning_rate focal_gamma ...` narrows the
+#   space to the settings you suspect matter, so that few trials explore them well.
 # * **Trial 0 is the base recipe itself**, so the study shows what the search adds to it.
 
 # %%
