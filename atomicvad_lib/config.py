@@ -34,7 +34,7 @@ RESULT_NEUTRAL_KEYS = ("cache",)
 # Settings a recipe changes on top of the paper's defaults. The paper's recipe (heavy SpecAugment
 # and SpecCutout that mask up to about 70 % of the MFCC image, speech mixed with background down to
 # 0 dB SNR, dropout 0.2, focal gamma 2, learning rate 1e-3) is built for ~100k real windows and 150
-# epochs; the course trains 12 epochs (batch 64) per seed in about a CPU minute on the 6,000
+# epochs; the course trains 24 epochs (batch 64) per seed in about a CPU minute on the 6,000
 # training windows of data_samples/, where the model underfits (training accuracy ~0.80 at the
 # end). Measured there (test AUROC, scripts/measure_recipe.py, 12 epochs at batch 64, seeds 47845 /
 # 10357 / 89816, the three that learned slowest before): learning rate 1e-2, no masks, background

@@ -279,8 +279,8 @@ else:
 # AtomicVAD is built to be tiny. To see what that costs, the course has a **baseline**: a small
 # ResNet-style CNN on log-mel features (`model.build_resnet`: a 3×3 stem, three residual stages
 # of 16, 32 and 64 channels, global average pooling), about 77,000 parameters. The same
-# `train_fold` trains it on the same pipeline, data and augmentation, with the course's budget
-# (12 epochs at batch 64) and a linear warm-up followed by one cosine decay, a common schedule for
+# `train_fold` trains it on the same pipeline, data and augmentation, for 12 epochs at batch 64
+# (half the course's 24: it learns faster) and a linear warm-up followed by one cosine decay, a common schedule for
 # networks with batch normalisation. `Config(architecture="resnet")` selects it; its front-end
 # (`features.LogMel`) is AtomicVAD's mel spectrogram in dB without the DCT.
 #

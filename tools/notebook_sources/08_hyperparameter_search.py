@@ -203,8 +203,8 @@ pd.DataFrame([{"bracket": b, "first rung (epochs)": tuning.REDUCTION_FACTOR ** b
 # mean little:
 #
 # * after two epochs on 1,000 training windows every trial is still close to chance (validation
-#   AUROC about 0.55-0.61; notebook 05's models need about 12 epochs on 6,000 windows to reach
-#   0.85-0.89), so which trial wins, the optimisation history and the parameter importances
+#   AUROC about 0.55-0.61; notebook 05's models need 12-24 epochs on 6,000 windows to reach
+#   0.85-0.90), so which trial wins, the optimisation history and the parameter importances
 #   reflect noise, not the settings;
 # * with a largest budget of 2 epochs, Hyperband has a single bracket (successive halving with
 #   one rung, at epoch 1): the staggered brackets of section 2 need 9 epochs or more;
