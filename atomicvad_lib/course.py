@@ -51,9 +51,11 @@ LONGEST_FIRST = ("08_hyperparameter_search", "07_deployment_and_streaming", "02_
                  "01_data_exploration", "03_ggcu_derivation", "04_model_building")
 # Training settings of the course's sweep: ten seeds on data_samples/ within its 15-minute budget
 # on two cores. 24 epochs rather than 12: test AUROC 0.894 / 0.894 / 0.888 against 0.874 / 0.871 /
-# 0.882 (seeds 43185 / 86648 / 47845), most of what 48 epochs give (0.895 / 0.892). Measured
-# figures: see the README.
+# 0.882 (seeds 43185 / 86648 / 47845), most of what 48 epochs give (0.895 / 0.892). Where
+# TensorFlow runs Eigen's kernels instead of oneDNN's (AMD, older Intel) training is about half as
+# fast and the course trains EIGEN_EPOCHS (`course_training`). Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 24, "batch_size": 64, "recipe": "course"}
+EIGEN_EPOCHS = 12  # 24 took the course 17.2 minutes on the Eigen kernels of a 2-core Xeon
 # Parameters the course passes to other notebooks: notebook 08's study at a size that fits the
 # course (3 trials of 2 epochs on 500 windows per manifest, about a minute; see the README). Its
 # own defaults, for a student in JupyterLab, are the larger study. The study goes to
@@ -362,6 +364,28 @@ def _summary(failures: Iterable[NotebookRun]) -> int:
     return 1
 
 
+def onednn_kernels() -> bool:
+    """Whether TensorFlow runs oneDNN's CPU kernels here (``conv.native_kernel_is_fast``), asked
+    in a child process so that this one does not load TensorFlow; False if the child fails."""
+    import subprocess
+
+    code = "from atomicvad_lib.conv import native_kernel_is_fast as f; print(int(f()))"
+    try:
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        return done.stdout.strip().endswith("1")
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def course_training() -> dict[str, Any]:
+    """COURSE_TRAINING, with EIGEN_EPOCHS where TensorFlow's oneDNN kernels are off (so the
+    course stays within its 15 minutes there)."""
+    if onednn_kernels():
+        return dict(COURSE_TRAINING)
+    return {**COURSE_TRAINING, "epochs": EIGEN_EPOCHS}
+
+
 def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int = 2,
            quick: bool = False, data_dir: str | Path | None = None,
            notebooks: Sequence[str] = NOTEBOOKS, training: dict[str, Any] | None = None,
@@ -398,8 +422,16 @@ def course(run: str = "course", seeds: Sequence[int] = PAPER_SEEDS, *, jobs: int
     others = sorted((n for n in notebooks if n not in (TRAINING, ANALYSIS)),
                     key=lambda n: LONGEST_FIRST.index(n) if n in LONGEST_FIRST else len(NOTEBOOKS))
     if TRAINING in notebooks:
+        settings = dict(training or {})
+        if not quick and "epochs" not in settings:
+            settings = {**course_training(), **settings}
+            slower = settings["epochs"] != COURSE_TRAINING["epochs"]
+            print(f"training: {settings['epochs']} epochs per seed"
+                  + (" (TensorFlow's oneDNN kernels are off on this CPU, so training is slower: "
+                     f"{EIGEN_EPOCHS} instead of {COURSE_TRAINING['epochs']}, to stay within the "
+                     "course's 15 minutes)" if slower else ""), flush=True)
         result = sweep(run, seeds, jobs=jobs, quick=quick, data_dir=data_dir,
-                       parameters={**COURSE_TRAINING, **(training or {})},
+                       parameters={**COURSE_TRAINING, **settings},
                        analysis=ANALYSIS in notebooks, runs_root=runs_root,
                        experiments_root=experiments_root, kernel_name=kernel_name,
                        scheduler=scheduler, other_tasks=[task(n) for n in others])

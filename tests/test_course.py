@@ -108,6 +108,35 @@ def test_course_runs_the_other_notebooks_in_the_seeds_workers(fake_notebooks, tm
     assert (tmp_path / "experiments" / "p" / "analysed.txt").read_text() == "fold_10,fold_11"
 
 
+@pytest.mark.parametrize("onednn, epochs", [(True, 24), (False, course.EIGEN_EPOCHS)])
+def test_course_trains_fewer_epochs_where_onednn_is_off(fake_notebooks, tmp_path, monkeypatch,
+                                                        capsys, onednn, epochs):
+    passed = []
+
+    def sweep(run, seeds, parameters, **kwargs):
+        passed.append(parameters)
+        return course.SweepResult(runs=[])
+
+    monkeypatch.setattr(course, "sweep", sweep)
+    monkeypatch.setattr(course, "onednn_kernels", lambda: onednn)
+    assert course.course("p", [3], notebooks=["05_training"], **_roots(tmp_path)) == 0
+    assert passed[-1]["epochs"] == epochs == course.course_training()["epochs"]
+    assert passed[-1]["batch_size"] == course.COURSE_TRAINING["batch_size"]
+    printed = capsys.readouterr().out
+    assert f"training: {epochs} epochs per seed" in printed
+    assert ("oneDNN kernels are off" in printed) is (not onednn)
+    # an explicit number of epochs, or quick mode, is passed as it is
+    course.course("p", [3], notebooks=["05_training"], training={"epochs": 5}, **_roots(tmp_path))
+    course.course("p", [3], notebooks=["05_training"], quick=True, **_roots(tmp_path))
+    assert [p["epochs"] for p in passed[-2:]] == [5, course.COURSE_TRAINING["epochs"]]
+
+
+def test_onednn_kernels_is_asked_of_tensorflow_in_a_child_process():
+    from atomicvad_lib.conv import native_kernel_is_fast
+
+    assert course.onednn_kernels() is native_kernel_is_fast()
+
+
 def test_unknown_notebook_is_a_clear_error(fake_notebooks):
     with pytest.raises(FileNotFoundError, match="01_data_exploration"):
         course.notebook_path("99_nothing")
