@@ -144,7 +144,9 @@ pd.Series({"seed": seed, "fold": fold, "recipe": config_file or recipe, "epochs 
 # for 24 (`course.COURSE_TRAINING`; test AUROC on seeds 43185 / 86648 / 47845: 0.874 / 0.871 /
 # 0.882 at 12 epochs, 0.894 / 0.894 / 0.888 at 24, 0.895 / 0.892 at 48). The ten seeds at 24
 # epochs score 0.890 ± 0.013, what the published checkpoints score on the same windows; the whole
-# course still takes about 12 minutes on two cores (README).
+# course still takes about 12 minutes on two cores (README). On CPUs where TensorFlow's faster
+# oneDNN kernels are off (AMD, older Intel) `make course` trains 12 epochs instead, to stay within
+# its 15 minutes; it says so before training.
 #
 # To train with settings of your own, give a config file instead of a recipe (`config`, e.g.
 # `papermill ... -p config experiments/tune/best_config.yaml`): notebook 08 and `atomicvad tune`
