@@ -398,6 +398,21 @@ def trial_dir(run_dir: Path, number: int) -> Path:
     return Path(run_dir) / "trials" / f"trial_{number}"
 
 
+def _signal_watch():
+    """A Keras callback that raises a signal's KeyboardInterrupt again after every batch, in
+    case the first one was dropped (see _raise_interrupt)."""
+    import keras
+
+    class StopOnSignal(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            _stop_if_signalled()
+
+        def on_epoch_end(self, epoch, logs=None):
+            _stop_if_signalled()
+
+    return StopOnSignal()
+
+
 def _epoch_reporter(trial, epochs: int):
     """A Keras callback reporting the best validation AUROC so far to ``trial`` after each
     epoch, and stopping training (``pruned_at``) when the pruner says so before the last of
@@ -438,7 +453,8 @@ def objective(trial, settings: StudySettings) -> float:
     trial.set_user_attr("worker", _process_identity())
     trial.set_user_attr("fold_dir", str(out / "checkpoints" / "fold_0"))
     reporter = _epoch_reporter(trial, config.epochs)
-    result = train_fold(config, settings.seed, 0, out, progress=False, callbacks=[reporter])
+    result = train_fold(config, settings.seed, 0, out, progress=False,
+                        callbacks=[_signal_watch(), reporter])
     record = result.record
     trial.set_user_attr("best_epoch", int(record["best_epoch"]) + 1)
     trial.set_user_attr("epochs_run", int(record["epochs_run"]))
@@ -448,7 +464,9 @@ def objective(trial, settings: StudySettings) -> float:
                                  f"{reporter.best:.4f}")
     values = [_validation_auroc(result)]
     for fold, seed in enumerate(settings.more_seeds, start=1):
-        values.append(_validation_auroc(train_fold(config, seed, fold, out, progress=False)))
+        _stop_if_signalled()
+        values.append(_validation_auroc(train_fold(config, seed, fold, out, progress=False,
+                                                   callbacks=[_signal_watch()])))
     if settings.more_seeds:
         trial.set_user_attr("validation_aurocs", values)
     return float(sum(values) / len(values))
@@ -516,8 +534,19 @@ def _worker(settings: StudySettings, n_trials: int | None, timeout: float | None
     return optimize(settings, n_trials, timeout)
 
 
+_signalled: list[int] = []  # signals taken by _raise_interrupt in this process
+
+
 def _raise_interrupt(signum, frame):
+    # The handler can run inside a finalizer or weakref callback, where Python prints the
+    # exception and drops it; the note lets the next batch raise it again (_stop_if_signalled).
+    _signalled.append(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop_if_signalled() -> None:
+    if _signalled:
+        raise KeyboardInterrupt(f"signal {_signalled[-1]}")
 
 
 def _shares(n_trials: int | None, workers: int) -> list[int | None]:
