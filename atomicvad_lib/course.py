@@ -24,7 +24,9 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -111,12 +113,26 @@ def declared_parameters(notebook: Path) -> dict[str, Any]:
 def _logged_kernel_manager(log_path: Path):
     """A Jupyter kernel manager whose kernel writes its own stdout and stderr to ``log_path``.
 
-    The kernel process prints start-up chatter there (ipykernel's transport warning, TensorFlow's
+    The kernel process prints start-up chatter there (TensorFlow's
     C++ logging, which starts before TF_CPP_MIN_LOG_LEVEL applies, and a KeyboardInterrupt line at
     shutdown); on a student's terminal it reads as failures. The notebook's own outputs and
     errors do not pass through it: they are in the executed notebook.
     """
     class LoggedKernelManager(AsyncKernelManager):
+        def __init__(self, **kw):
+            # Unix sockets in a folder of its own, not TCP ports: a TCP port is picked free,
+            # released and bound again by the kernel, and a kernel started at the same moment
+            # can take it ("Address already in use"; seen with two seeds starting together).
+            # The path is absolute because the kernel's working folder is not this one's.
+            kw.setdefault("transport", "ipc")
+            kw.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="atomicvad-kernel-"), "k"))
+            super().__init__(**kw)
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             log = open(log_path, "ab")  # the kernel process keeps its own copy of the descriptor
             try:
