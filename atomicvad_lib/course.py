@@ -124,13 +124,15 @@ def _logged_kernel_manager(log_path: Path):
             # released and bound again by the kernel, and a kernel started at the same moment
             # can take it ("Address already in use"; seen with two seeds starting together).
             # The path is absolute because the kernel's working folder is not this one's.
-            kw.setdefault("transport", "ipc")
-            kw.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="atomicvad-kernel-"), "k"))
+            if os.name == "posix":  # Windows keeps TCP
+                kw.setdefault("transport", "ipc")
+                kw.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="atomicvad-kernel-"),
+                                                 "k"))
             super().__init__(**kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
             await super()._async_cleanup_resources(restart=restart)
-            if not restart:
+            if not restart and self.transport == "ipc":
                 shutil.rmtree(os.path.dirname(self.ip), ignore_errors=True)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
