@@ -39,7 +39,24 @@ class Interrupted(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
+_received: list[int] = []  # signals the handlers of this process raised (raise_if_signalled)
+
+
+def remember_signal(signum: int) -> None:
+    """For a signal handler about to raise: lets :func:`raise_if_signalled` raise it again."""
+    _received.append(int(signum))
+
+
+def raise_if_signalled() -> None:
+    """Raise :class:`Interrupted` again for a signal this process took. A handler that runs while
+    Python executes a finalizer or weakref callback has its exception printed and dropped
+    ("Exception ignored in ..."), so long loops call this to stop all the same."""
+    if _received:
+        raise Interrupted(_received[-1])
+
+
 def _raise_interrupted(signum, frame):
+    remember_signal(signum)
     raise Interrupted(signum)
 
 

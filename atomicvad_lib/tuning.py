@@ -45,6 +45,7 @@ from typing import Any, Sequence
 from .config import RECIPES, SCHEDULES, Config
 from .course import COURSE_TRAINING, dask_client
 from .paths import repo_root
+from .processes import raise_if_signalled, remember_signal
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 300
 REDUCTION_FACTOR = 3  # Hyperband: a third of the trials at each rung go on
@@ -399,16 +400,14 @@ def trial_dir(run_dir: Path, number: int) -> Path:
 
 
 def _signal_watch():
-    """A Keras callback that raises a signal's KeyboardInterrupt again after every batch, in
-    case the first one was dropped (see _raise_interrupt)."""
+    """A Keras callback that raises a signal taken by this process again before every batch, in
+    case its first KeyboardInterrupt was dropped (processes.raise_if_signalled). A batch-begin
+    hook, because a batch-end one would turn off Keras' asynchronous callback dispatch."""
     import keras
 
     class StopOnSignal(keras.callbacks.Callback):
-        def on_train_batch_end(self, batch, logs=None):
-            _stop_if_signalled()
-
-        def on_epoch_end(self, epoch, logs=None):
-            _stop_if_signalled()
+        def on_train_batch_begin(self, batch, logs=None):
+            raise_if_signalled()
 
     return StopOnSignal()
 
@@ -464,7 +463,6 @@ def objective(trial, settings: StudySettings) -> float:
                                  f"{reporter.best:.4f}")
     values = [_validation_auroc(result)]
     for fold, seed in enumerate(settings.more_seeds, start=1):
-        _stop_if_signalled()
         values.append(_validation_auroc(train_fold(config, seed, fold, out, progress=False,
                                                    callbacks=[_signal_watch()])))
     if settings.more_seeds:
@@ -534,19 +532,9 @@ def _worker(settings: StudySettings, n_trials: int | None, timeout: float | None
     return optimize(settings, n_trials, timeout)
 
 
-_signalled: list[int] = []  # signals taken by _raise_interrupt in this process
-
-
 def _raise_interrupt(signum, frame):
-    # The handler can run inside a finalizer or weakref callback, where Python prints the
-    # exception and drops it; the note lets the next batch raise it again (_stop_if_signalled).
-    _signalled.append(signum)
+    remember_signal(signum)  # in case this KeyboardInterrupt is dropped (_signal_watch)
     raise KeyboardInterrupt(f"signal {signum}")
-
-
-def _stop_if_signalled() -> None:
-    if _signalled:
-        raise KeyboardInterrupt(f"signal {_signalled[-1]}")
 
 
 def _shares(n_trials: int | None, workers: int) -> list[int | None]:

@@ -17,7 +17,7 @@ import pytest
 from conftest import REPO_ROOT, write_tiny_corpus
 from optuna.trial import TrialState
 
-from atomicvad_lib import Config, cli, tuning
+from atomicvad_lib import Config, cli, processes, tuning
 from atomicvad_lib.config import RECIPES
 
 EPOCHS = 2
@@ -245,14 +245,14 @@ def test_a_signal_dropped_in_a_finalizer_still_stops_the_trial(monkeypatch):
     """SIGTERM handled while Python runs a finalizer: the KeyboardInterrupt is printed and
     dropped there (the killed-trials test once saw a trial train on to COMPLETE that way), so the
     next batch raises it again."""
-    monkeypatch.setattr(tuning, "_signalled", [])
+    monkeypatch.setattr(processes, "_received", [])
     watch = tuning._signal_watch()
-    watch.on_train_batch_end(0)  # no signal: nothing happens
+    watch.on_train_batch_begin(0)  # no signal: nothing happens
 
     class Finalized:
         def __del__(self):
             tuning._raise_interrupt(signal.SIGTERM, None)
 
     Finalized()  # "Exception ignored in ...": the interrupt does not reach this test
-    with pytest.raises(KeyboardInterrupt, match="signal 15"):
-        watch.on_train_batch_end(1)
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
+        watch.on_train_batch_begin(1)
