@@ -55,6 +55,7 @@ from .metrics import speech_auroc
 from .mfcc_numpy import FrontendSpec, mfcc
 from .model import check_waveforms
 from .pipeline import load_split, load_windows
+from .pooling import FastMaxPooling2D
 from .runs import load_model
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -127,16 +128,17 @@ def inference_head(model: keras.Model) -> keras.Model:
     """The model from the MFCC image to the softmax, as it runs at inference.
 
     Augmentation and dropout layers become identities and layer normalisation is written out
-    (:class:`_ExplicitLayerNorm`), depthwise convolutions are stock Keras copies (LiteRT's
-    ``DEPTHWISE_CONV_2D``); every other layer is shared with ``model`` (same weights).
+    (:class:`_ExplicitLayerNorm`), depthwise convolutions and max-pools are stock Keras copies
+    (LiteRT's ``DEPTHWISE_CONV_2D`` and ``MAX_POOL_2D``); every other layer is shared with
+    ``model`` (same weights).
     """
     return _clone_head(model, lambda layer: _ExplicitLayerNorm(layer))
 
 
 def _clone_head(model: keras.Model, norm, fused: dict | None = None) -> keras.Model:
     """``model`` from the MFCC image on, augmentation and dropout as identities, each layer norm
-    replaced by ``norm(layer)``, depthwise convolutions as the stock Keras layer (a copy); layers
-    in ``fused`` are replaced by the layer they map to."""
+    replaced by ``norm(layer)``, depthwise convolutions and max-pools as the stock Keras layers
+    (copies); layers in ``fused`` are replaced by the layer they map to."""
     mfcc_layer = frontend_layer(model)
     head = keras.Model(mfcc_layer.output, model.output, name=f"{model.name}_head")
     fused = fused or {}
@@ -148,7 +150,7 @@ def _clone_head(model: keras.Model, norm, fused: dict | None = None) -> keras.Mo
             return keras.layers.Identity(name=layer.name)
         if isinstance(layer, keras.layers.LayerNormalization):
             return norm(layer)
-        if isinstance(layer, FastDepthwiseConv2D):  # the native op: DEPTHWISE_CONV_2D in LiteRT
+        if isinstance(layer, (FastDepthwiseConv2D, FastMaxPooling2D)):  # LiteRT's native ops
             return layer.as_stock()
         return layer
 

@@ -6,8 +6,9 @@ import numpy as np
 
 from .activations import make_activation
 from .config import Config
-from .conv import FastDepthwiseConv2D
+from .conv import FastDepthwiseConv2D, with_fast_depthwise, with_stock_depthwise
 from .features import MFCC, frontend_layer
+from .pooling import FastMaxPooling2D, with_fast_pooling, with_stock_pooling
 from .spec_augment import SpecAugment, SpecCutout
 
 
@@ -26,7 +27,7 @@ def _core_block(x, config: Config, index: int, depth_multiplier: int, kernel: in
     # DepthwiseConv2D, fast on CPUs without oneDNN too (see atomicvad_lib/conv.py)
     x = FastDepthwiseConv2D(kernel, depth_multiplier=depth_multiplier, padding="same",
                             name=p + "depthwise")(x)
-    x = keras.layers.MaxPooling2D(pool, padding="same", name=p + "pool")(x)
+    x = FastMaxPooling2D(pool, padding="same", name=p + "pool")(x)  # see pooling.py
     x = _norm(config.normalization, p + "norm")(x)
     x = keras.layers.Conv2D(filters[0], 1, name=p + "expand")(x)
     x = make_activation(config.activation, l1=config.ggcu_l1, l2=config.ggcu_l2,
@@ -60,7 +61,7 @@ def build_model(config: Config | None = None, seed: int | None = None,
                          config.block1_pool, config.block1_filters, seed)
     block2 = _core_block(block1, config, 2, config.block2_depth_multiplier, config.block2_kernel,
                          config.block2_pool, config.block2_filters, seed)
-    skip = keras.layers.MaxPooling2D(config.block2_pool, padding="same", name="skip_pool")(block1)
+    skip = FastMaxPooling2D(config.block2_pool, padding="same", name="skip_pool")(block1)
     x = keras.layers.Add(name="skip_add")([skip, block2])
     x = keras.layers.Flatten(name="flatten")(x)
     outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classifier")(x)
@@ -124,13 +125,26 @@ def build_resnet(config: Config | None = None, seed: int | None = None,
                             name="stem_conv")(x)
     x = keras.layers.BatchNormalization(name="stem_bn")(x)
     x = keras.layers.ReLU(name="stem_relu")(x)
-    x = keras.layers.MaxPooling2D(2, name="stem_pool")(x)
+    x = FastMaxPooling2D(2, name="stem_pool")(x)
     for index, filters in enumerate(RESNET_WIDTHS):
         x = _residual_block(x, filters, 1 if index == 0 else 2, f"stage{index + 1}_")
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     x = keras.layers.Dropout(config.dropout, seed=seed, name="dropout")(x)
     outputs = keras.layers.Dense(config.n_classes, activation="softmax", name="classifier")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def with_fast_kernels(model: keras.Model) -> keras.Model:
+    """``model`` with stock DepthwiseConv2D and MaxPooling2D layers on this library's fast
+    formulations (:mod:`atomicvad_lib.conv`, :mod:`atomicvad_lib.pooling`): same weights and
+    outputs. For files saved before those existed and the published checkpoints. In place."""
+    return with_fast_pooling(with_fast_depthwise(model))
+
+
+def with_stock_kernels(model: keras.Model) -> keras.Model:
+    """The inverse of :func:`with_fast_kernels`: every depthwise convolution and max-pool on
+    TensorFlow's native kernels, as before issue 11 (benchmarks compare the two). In place."""
+    return with_stock_pooling(with_stock_depthwise(model))
 
 
 def frontend_of(model: keras.Model) -> MFCC:

@@ -13,7 +13,8 @@ Layout of a run folder (written by ``training.train_fold`` and ``atomicvad train
 checkpoints, whose four custom layers (``Custom>Spectrogram``, ``Custom>SpecAugment``,
 ``Custom>SpecCutout``, ``Custom>GGCU``) are mapped here onto this library's layers with the same
 behaviour; their weights then load as saved. Depthwise layers come back as
-:class:`~atomicvad_lib.conv.FastDepthwiseConv2D` (same weights and outputs, fast on every CPU).
+:class:`~atomicvad_lib.conv.FastDepthwiseConv2D` and max-pools as
+:class:`~atomicvad_lib.pooling.FastMaxPooling2D` (same weights and outputs, fast on every CPU).
 """
 from __future__ import annotations
 
@@ -26,9 +27,9 @@ import keras
 import pandas as pd
 
 from .activations import GGCU
-from .conv import with_fast_depthwise
 from .features import MFCC
 from .files import read_json
+from .model import with_fast_kernels
 from .paths import repo_root
 from .spec_augment import SpecAugment, SpecCutout
 
@@ -196,5 +197,5 @@ def load_model(path) -> keras.Model:
                                             safe_mode=True)
         else:
             model = keras.models.load_model(path, compile=False)
-    # stock DepthwiseConv2D layers (published checkpoints, models saved before it existed)
-    return with_fast_depthwise(model)
+    # stock DepthwiseConv2D / MaxPooling2D layers (published checkpoints, older saved models)
+    return with_fast_kernels(model)

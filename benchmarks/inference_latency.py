@@ -3,8 +3,8 @@
 One window at a time (batch of one, as a streaming device runs), after a warm-up; prints the median
 and the 90th percentile in milliseconds, for the front-end and the network separately where they
 are separate. Also Keras' throughput with batches of 256. Both Keras figures are printed twice: with
-block 1's depthwise convolution as the library computes it (``FastDepthwiseConv2D``) and on
-TensorFlow's stock kernel (before issue 11). A trained model is optional: latency does not depend
+the depthwise convolutions and max-pools as the library computes them (``FastDepthwiseConv2D``,
+``FastMaxPooling2D``) and on TensorFlow's stock kernels (before issue 11). A trained model is optional: latency does not depend
 on the weights (the int8 files are calibrated on synthetic windows when none is given). Run it
 with ``TF_ENABLE_ONEDNN_OPTS=0`` as well to see the kernels of CPUs without oneDNN (AMD Zen 3).
 
@@ -51,8 +51,8 @@ def main() -> None:
 
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import export as ex
-    from atomicvad_lib.conv import with_fast_depthwise, with_stock_depthwise
     from atomicvad_lib.mfcc_numpy import FrontendSpec, mfcc
+    from atomicvad_lib.model import with_fast_kernels, with_stock_kernels
     from atomicvad_lib.runs import load_model
     from machine import describe  # the script folder is on sys.path
 
@@ -76,8 +76,8 @@ def main() -> None:
 
     rows, throughput = [], {}
     batch = np.repeat(windows, 4, axis=0)
-    for variant, convert in (("stock depthwise", with_stock_depthwise),
-                             ("library", with_fast_depthwise)):
+    for variant, convert in (("stock kernels", with_stock_kernels),
+                             ("library", with_fast_kernels)):
         convert(model)
         call = tf.function(lambda x: model(x, training=False),
                            input_signature=[tf.TensorSpec((None, config.window_samples), tf.float32)])

@@ -4,14 +4,15 @@ Times each layer of the trained part of the model (``feature_model``: MFCC image
 augmentation and dropout in training mode) on its real input, alone in a ``tf.function``:
 forward, and forward + backward (gradients of its weights, and of its input where earlier layers
 have weights, as in a train step: the layers before block 1's first weights need no input
-gradient). Then the whole model, forward and forward + backward. ``--variants stock matmul`` times
-block 1's depthwise convolution with TensorFlow's native depthwise kernel (the stock Keras
-``DepthwiseConv2D``, all there was before issue 11) and as the matrix product of
-:class:`atomicvad_lib.conv.FastDepthwiseConv2D` in the same run. The library uses the matrix
-product where oneDNN is off and the native kernel where it is on. Run it once with
+gradient). Then the whole model, forward and forward + backward. ``--variants stock fast`` times
+the depthwise convolutions and max-pools on TensorFlow's native kernels (the stock Keras layers,
+all there was before issue 11) and as the library's formulations (the matrix product of
+:class:`atomicvad_lib.conv.FastDepthwiseConv2D`, the reductions of
+:class:`atomicvad_lib.pooling.FastMaxPooling2D`) in the same run. The library uses its
+formulations where oneDNN is off and the native kernels where it is on. Run it once with
 ``TF_ENABLE_ONEDNN_OPTS=0`` and once with ``=1`` to see both of TensorFlow's CPU kernel sets.
 
-    .venv/bin/python benchmarks/layer_timing.py [--repeats 7] [--threads 1] [--variants stock matmul]
+    .venv/bin/python benchmarks/layer_timing.py [--repeats 7] [--threads 1] [--variants stock fast]
 
 Medians of ``--repeats`` calls in milliseconds. ``--threads`` defaults to what training uses on
 this machine (``runinfo.set_training_threads``: half the cores).
@@ -29,6 +30,7 @@ import tensorflow as tf
 from atomicvad_lib import Config
 from atomicvad_lib.conv import FastDepthwiseConv2D
 from atomicvad_lib.model import build_model, feature_model
+from atomicvad_lib.pooling import FastMaxPooling2D
 from atomicvad_lib.runinfo import set_training_threads
 from machine import describe  # the script folder is on sys.path
 from pipeline_throughput import synthetic_windows
@@ -45,13 +47,17 @@ def median_ms(function, repeats: int) -> float:
 
 
 def as_variant(model: keras.Model, variant: str) -> keras.Model:
-    """``model`` with its depthwise layers computed by TensorFlow's native depthwise kernel
-    ("stock", keras.layers.DepthwiseConv2D as before issue 11) or the matrix product of
-    FastDepthwiseConv2D ("matmul", where it applies: block 1)."""
+    """``model`` with its depthwise convolutions and max-pools on TensorFlow's native kernels
+    ("stock", the Keras layers as before issue 11) or on the library's formulations ("fast":
+    FastDepthwiseConv2D's matrix product where it applies, block 1, and FastMaxPooling2D's
+    reductions), whatever this CPU's kernel set."""
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, keras.layers.DepthwiseConv2D):
             layer.__class__ = FastDepthwiseConv2D
-            layer.matmul = variant == "matmul"
+            layer.matmul = variant == "fast"
+        elif isinstance(layer, keras.layers.MaxPooling2D):
+            layer.__class__ = FastMaxPooling2D
+            layer.reshape = variant == "fast"
     return model
 
 
@@ -109,8 +115,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=Config().batch_size)
     parser.add_argument("--threads", type=int, default=None,
                         help="TensorFlow op threads (default: as training, half the cores)")
-    parser.add_argument("--variants", nargs="+", default=["stock", "matmul"],
-                        choices=["stock", "matmul"])
+    parser.add_argument("--variants", nargs="+", default=["stock", "fast"],
+                        choices=["stock", "fast"])
     args = parser.parse_args()
     set_training_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)

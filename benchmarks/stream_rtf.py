@@ -4,11 +4,11 @@ Writes a WAV of alternating voiced 'speech' bursts and noise into a temporary fo
 block by block with the Keras model (and with an exported LiteRT file when ``--tflite`` is given),
 and prints processing time over audio duration (below 1: faster than real time) and the peak
 memory Python allocated (tracemalloc), which stays near one block whatever the length.
-``--stock-depthwise`` also streams with block 1's depthwise convolution on TensorFlow's stock
-kernel (before issue 11), to compare in the same run.
+``--stock-kernels`` also streams with the depthwise convolutions and max-pools on TensorFlow's
+stock kernels (before issue 11), to compare in the same run.
 
     .venv/bin/python benchmarks/stream_rtf.py [--minutes 10] [--hop 0.08] [--model M.keras]
-        [--tflite exports/NAME/atomicvad_int8.tflite] [--sample-rate 16000] [--stock-depthwise]
+        [--tflite exports/NAME/atomicvad_int8.tflite] [--sample-rate 16000] [--stock-kernels]
 """
 from __future__ import annotations
 
@@ -46,15 +46,16 @@ def main() -> None:
     parser.add_argument("--sample-rate", type=int, default=16000,
                         help="rate of the generated file (not 16000: resampled while streaming)")
     parser.add_argument("--block-seconds", type=float, default=30.0)
-    parser.add_argument("--stock-depthwise", action="store_true",
-                        help="also stream on TensorFlow's stock depthwise kernel (before)")
+    parser.add_argument("--stock-kernels", action="store_true",
+                        help="also stream on TensorFlow's stock depthwise and max-pool kernels "
+                             "(before)")
     args = parser.parse_args()
 
     import keras
 
     from atomicvad_lib import Config, build_model
     from atomicvad_lib import streaming as S
-    from atomicvad_lib.conv import with_stock_depthwise
+    from atomicvad_lib.model import with_stock_kernels
     from atomicvad_lib.runs import load_model
     from machine import describe  # the script folder is on sys.path
 
@@ -65,8 +66,8 @@ def main() -> None:
         return build_model(Config(), seed=0)
 
     predictors = {"Keras": S.keras_predictor(make_model())}
-    if args.stock_depthwise:
-        predictors["Keras, stock depthwise"] = S.keras_predictor(with_stock_depthwise(make_model()))
+    if args.stock_kernels:
+        predictors["Keras, stock kernels"] = S.keras_predictor(with_stock_kernels(make_model()))
     if args.tflite:
         predictors[f"LiteRT {Path(args.tflite).name}"] = S.load_predictor(args.tflite)
     with tempfile.TemporaryDirectory() as folder:
