@@ -1,7 +1,8 @@
 """Windows per second of the training input pipeline with waveform augmentation on.
 
 Uses data_samples/'s training split when it exists (decoding is not timed), otherwise synthetic
-windows. Prints the figure per epoch and the median; the model is not involved.
+windows. Prints the figure per epoch and the median; the model is not involved (the pipeline with
+the MFCCs, as ``train_fold`` runs it: ``benchmarks/training_throughput.py``).
 
     .venv/bin/python benchmarks/pipeline_throughput.py [--synthetic] [--windows 16384] [--epochs 4]
 """
@@ -18,6 +19,7 @@ import numpy as np
 from atomicvad_lib import Config
 from atomicvad_lib.manifest import ManifestEntry
 from atomicvad_lib.pipeline import WindowSet, load_split, make_dataset
+from machine import describe  # the script folder is on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -42,12 +44,13 @@ def main() -> None:
     config = Config(batch_size=args.batch_size)
     data_dir = REPO / config.data_dir
     if not args.synthetic and (data_dir / "balanced_speech_training_manifest.json").is_file():
-        windows, source = load_split(data_dir, "training", config), f"{data_dir.name}/ training"
+        windows, source = load_split(data_dir, "training", config, progress=False), f"{data_dir.name}/ training"
     else:
         windows, source = synthetic_windows(args.windows, config), "synthetic"
     print(f"{len(windows)} {source} windows, batch {config.batch_size}, augmentation: "
           f"shift p={config.time_shift_prob}, noise p={config.noise_prob}, "
           f"background mix p={config.background_prob}")
+    print(describe(), flush=True)
     dataset = make_dataset(windows, config, seed=0, training=True)
     rates, cpu_rates = [], []
     for epoch in range(args.epochs + 1):  # epoch 0 warms up (tracing, autotune)

@@ -127,6 +127,16 @@ pd.concat(comparisons, names=["case"])
 # saving factor approaches $1/C_{out} + 1/k^2$. In block 1 there is nothing to save: with one input
 # channel, a depthwise convolution *is* a standard one (and adding a pointwise layer costs more).
 #
+# The table in section 1 calls these layers `FastDepthwiseConv2D` and `FastMaxPooling2D`. They
+# are Keras' `DepthwiseConv2D` and `MaxPooling2D` with the same weights and the same outputs,
+# computed another way where TensorFlow's own CPU kernels are slow for these shapes: on AMD and
+# older Intel CPUs TensorFlow runs Eigen's kernels, whose depthwise convolution vectorises over
+# channels (block 1 has one) and whose max-pool gradient walks each window element by element.
+# There block 1's convolution becomes one matrix product and the pools two `reduce_max` calls,
+# which made a training step about 6x faster; on recent Intel Xeons (oneDNN) the stock kernels
+# are faster and are kept. `atomicvad_lib/conv.py` and `atomicvad_lib/pooling.py` explain how;
+# `benchmarks/layer_timing.py` times every layer both ways on your CPU.
+#
 # ## 4. Receptive field
 #
 # How many MFCC coefficients and frames can one unit depend on? A stride-1 $k\times k$
