@@ -28,7 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ from tqdm.auto import tqdm
 
 from .config import PAPER_SEEDS, fold_for_seed
 from .paths import FIGURES_ENV, HEADLESS_ENV, repo_root
-from .processes import ignore_sigint, interrupt_on_signals, stop_children
+from .processes import ignore_sigint, interrupt_on_signals, raise_if_signalled, stop_children
 
 NOTEBOOKS = ("01_data_exploration", "02_augmentation", "03_ggcu_derivation", "04_model_building",
              "05_training", "06_results_analysis", "07_deployment_and_streaming",
@@ -57,7 +57,7 @@ LONGEST_FIRST = ("08_hyperparameter_search", "07_deployment_and_streaming", "02_
 # TensorFlow runs Eigen's kernels instead of oneDNN's (AMD, older Intel) training is about half as
 # fast and the course trains EIGEN_EPOCHS (`course_training`). Measured figures: see the README.
 COURSE_TRAINING: dict[str, Any] = {"epochs": 24, "batch_size": 64, "recipe": "course"}
-EIGEN_EPOCHS = 12  # 24 took the course 17.2 minutes on the Eigen kernels of a 2-core Xeon
+EIGEN_EPOCHS = 12  # 24 took the course over 17 minutes on the Eigen kernels of a 2-core Xeon
 # Parameters the course passes to other notebooks: notebook 08's study at a size that fits the
 # course (3 trials of 2 epochs on 500 windows per manifest, about a minute; see the README). Its
 # own defaults, for a student in JupyterLab, are the larger study. The study goes to
@@ -69,6 +69,7 @@ COURSE_NOTEBOOK_PARAMETERS: dict[str, dict[str, Any]] = {
 STUDY_08 = "{run}_notebook08"
 BASELINE_RUN = "resnet"  # experiments/resnet: the ResNet baseline notebook 06 compares with
 DASK_CONNECT_TIMEOUT = "20s"  # how long --scheduler waits for the Dask scheduler to answer
+KERNEL_SOCKETS_ENV = "ATOMICVAD_KERNEL_SOCKETS"  # the running command's folder for kernel sockets
 
 
 @dataclass
@@ -124,10 +125,14 @@ def _logged_kernel_manager(log_path: Path):
             # released and bound again by the kernel, and a kernel started at the same moment
             # can take it ("Address already in use"; seen with two seeds starting together).
             # The path is absolute because the kernel's working folder is not this one's.
+            # The folder sits in the command's own (stopping_on_interrupt), which it removes
+            # even when the kernel is killed before it can clean up.
             if os.name == "posix":  # Windows keeps TCP
+                root = os.environ.get(KERNEL_SOCKETS_ENV)
+                folder = tempfile.mkdtemp(prefix="atomicvad-kernel-" if not root else "k",
+                                          dir=root if root and os.path.isdir(root) else None)
                 kw.setdefault("transport", "ipc")
-                kw.setdefault("ip", os.path.join(tempfile.mkdtemp(prefix="atomicvad-kernel-"),
-                                                 "k"))
+                kw.setdefault("ip", os.path.join(folder, "k"))
             super().__init__(**kw)
 
         async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -267,12 +272,15 @@ def _run_in_pool(tasks: list[dict[str, Any]], jobs: int, bar=None) -> list[Noteb
     context = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=ignore_sigint)
     try:
-        futures = [pool.submit(_execute_task, task) for task in tasks]
-        for future in as_completed(futures):
-            runs.append(future.result())
-            if bar is not None:
-                bar.update()
-            _report(runs[-1], bar)
+        pending = {pool.submit(_execute_task, task) for task in tasks}
+        while pending:
+            done, pending = wait(pending, timeout=1.0, return_when=FIRST_COMPLETED)
+            raise_if_signalled()  # a signal whose exception a finalizer swallowed
+            for future in done:
+                runs.append(future.result())
+                if bar is not None:
+                    bar.update()
+                _report(runs[-1], bar)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         stop_children()
@@ -530,13 +538,25 @@ def add_sweep_arguments(parser: argparse.ArgumentParser) -> None:
 def stopping_on_interrupt():
     """SIGTERM interrupts like Ctrl-C; either stops every process the command started (pool
     workers, papermill's kernels and their children) before the interrupt reaches ``cli.main``,
-    which prints ``describe_interrupt`` and the command that resumes."""
-    with interrupt_on_signals():
-        try:
-            yield
-        except BaseException:
-            stop_children()
-            raise
+    which prints ``describe_interrupt`` and the command that resumes. The kernels' socket
+    folders live in one temporary folder of the command's (``KERNEL_SOCKETS_ENV``, inherited by
+    its workers), removed at the end whichever way the command ends."""
+    root = tempfile.mkdtemp(prefix="atomicvad-kernels-")
+    previous = os.environ.get(KERNEL_SOCKETS_ENV)
+    os.environ[KERNEL_SOCKETS_ENV] = root
+    try:
+        with interrupt_on_signals():
+            try:
+                yield
+            except BaseException:
+                stop_children()
+                raise
+    finally:
+        if previous is None:
+            os.environ.pop(KERNEL_SOCKETS_ENV, None)
+        else:
+            os.environ[KERNEL_SOCKETS_ENV] = previous
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_course(args) -> int:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,8 +35,8 @@ def _checkout(root: Path, notebooks: Path) -> Path:
     return root
 
 
-def _start(checkout: Path, *args: str, **kwargs) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+def _start(checkout: Path, *args: str, env: dict | None = None, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.Popen([sys.executable, "-m", "atomicvad_lib.cli", *args], cwd=checkout,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
 
@@ -166,7 +168,10 @@ def test_ctrl_c_stops_the_course_and_its_kernels(tmp_path, jobs):
     checkout = _checkout(tmp_path / "checkout", notebooks)
     command = ("course", "--only", "05_training", "--seeds", "1", "2", "3", "--jobs", jobs)
     started = checkout / "experiments" / "course"
-    process = _start(checkout, *command, start_new_session=True)  # its own group, as in a shell
+    # a temp folder of the command's own (short: Unix socket paths are limited to ~100 bytes)
+    temp = Path(tempfile.mkdtemp(prefix="av"))
+    process = _start(checkout, *command, env={"TMPDIR": str(temp)},
+                     start_new_session=True)  # its own group, as in a shell
     tree: list[psutil.Process] = []
     try:
         wanted = int(jobs)
@@ -188,3 +193,42 @@ def test_ctrl_c_stops_the_course_and_its_kernels(tmp_path, jobs):
     assert process.returncode == 130, err[-2000:]
     assert "atomicvad course: interrupted (Ctrl-C)" in err and "resume with: atomicvad course" in err
     assert len(list(started.glob("started_*"))) == wanted  # no notebook started after Ctrl-C
+    # the killed kernels' socket folders went with the command's folder
+    left = [p.name for p in temp.iterdir() if p.name.startswith("atomicvad-kernel")]
+    shutil.rmtree(temp, ignore_errors=True)
+    assert not left, left
+
+
+def test_a_signal_dropped_in_a_finalizer_still_stops_the_pool(tmp_path, monkeypatch):
+    """A SIGTERM whose exception Python dropped (the handler ran inside a finalizer) was recorded
+    by the handler: the pool's wait loop raises it within a second or so and stops the kernel,
+    instead of waiting for the ten-minute notebook; the kernel's sockets go with it."""
+    import threading
+
+    from atomicvad_lib import course
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(f"seed, run_dir = 1, {str(tmp_path)!r}"),
+                nbformat.v4.new_code_cell(SLEEPER)]
+    nbformat.write(nb, tmp_path / "sleeper.ipynb")
+    monkeypatch.setattr(processes, "_received", [])
+    started = tmp_path / "started_1"
+
+    def drop_a_sigterm():  # what remember_signal leaves behind when the raise is swallowed
+        deadline = time.monotonic() + 120
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        processes._received.append(signal.SIGTERM)
+
+    threading.Thread(target=drop_a_sigterm, daemon=True).start()
+    task = {"notebook": str(tmp_path / "sleeper.ipynb"), "output": str(tmp_path / "out.ipynb")}
+    with pytest.raises(processes.Interrupted) as raised:
+        with course.stopping_on_interrupt():  # as the course and sweep commands run it
+            sockets = Path(os.environ[course.KERNEL_SOCKETS_ENV])
+            course._run_in_pool([task], jobs=1)
+    assert raised.value.name == "SIGTERM" and started.exists()
+    assert not sockets.exists()  # with the killed kernel's socket folder in it
+    leftovers = [p for p in processes.descendants() if "ipykernel" in " ".join(p.cmdline())]
+    assert not leftovers, [p.cmdline() for p in leftovers]
