@@ -185,7 +185,10 @@ plotting.save_figure(fig, f"05_training/learning_rate_seed{seed}");
 # interrupted run it continues from the last completed epoch; if it holds a *different* run
 # (another seed or setting) you get an error and nothing is overwritten: pick another `run_dir`.
 #
-# How it keeps two CPU cores busy (about 2,600 windows/s at batch 256, against 1,350 before):
+# How it keeps two CPU cores busy (at batch 256 with the paper's settings, measured on 2026-12-04:
+# about 5,100 windows/s on a 2-core Intel Xeon, Sapphire Rapids, where TensorFlow runs its oneDNN
+# kernels; 2,600-2,800 on the same machine without them, as on AMD EPYC CPUs;
+# `benchmarks/training_throughput.py` measures yours):
 # - The MFCC front-end has no weights, so `train_fold` computes it in the tf.data pipeline
 #   (`make_dataset(..., features=True)`), on tf.data's threads while earlier batches train, and
 #   `fit` trains only the layers after it (`model.feature_model`, which shares its weights with
