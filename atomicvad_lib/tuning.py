@@ -45,7 +45,7 @@ from typing import Any, Sequence
 from .config import RECIPES, SCHEDULES, Config
 from .course import COURSE_TRAINING, dask_client
 from .paths import repo_root
-from .processes import raise_if_signalled, remember_signal
+from .processes import Interrupted, raise_if_signalled, remember_signal
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 300
 REDUCTION_FACTOR = 3  # Hyperband: a third of the trials at each rung go on
@@ -534,7 +534,7 @@ def _worker(settings: StudySettings, n_trials: int | None, timeout: float | None
 
 def _raise_interrupt(signum, frame):
     remember_signal(signum)  # in case this KeyboardInterrupt is dropped (_signal_watch)
-    raise KeyboardInterrupt(f"signal {signum}")
+    raise Interrupted(signum)  # a KeyboardInterrupt naming its signal: exit 128 + signum
 
 
 def _shares(n_trials: int | None, workers: int) -> list[int | None]:

@@ -9,8 +9,10 @@ corpus, then gets SIGINT); everything else runs in-process in well under a secon
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
+import pkgutil
 import shutil
 import signal
 import subprocess
@@ -56,14 +58,35 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def no_data_loading(monkeypatch):
-    """Fail the test if a command starts decoding audio (its checks must come first)."""
+    """Fail the test if a command starts decoding audio (its checks must come first).
+
+    Every library module is imported first and each one's own name for the loaders is patched:
+    a module first imported while only ``pipeline``'s names were patched would keep the stand-in
+    for good, and a later test in the same process would fail on it (seen when this file ran
+    beside test_tuning.py only)."""
+    import atomicvad_lib
     import atomicvad_lib.pipeline as pipeline
+
+    for info in pkgutil.iter_modules(atomicvad_lib.__path__):
+        importlib.import_module(f"atomicvad_lib.{info.name}")
 
     def refuse(*args, **kwargs):
         raise AssertionError("the command loaded data before checking its output")
 
-    monkeypatch.setattr(pipeline, "load_split", refuse)
-    monkeypatch.setattr(pipeline, "load_windows", refuse)
+    real = {pipeline.load_split, pipeline.load_windows}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("atomicvad_lib"):
+            for loader in ("load_split", "load_windows"):
+                if getattr(module, loader, None) in real:
+                    monkeypatch.setattr(module, loader, refuse)
+
+
+def test_the_loading_guard_covers_the_modules_commands_call_it_from(no_data_loading):
+    from atomicvad_lib import pipeline, training
+
+    for loader in (pipeline.load_split, training.load_split, pipeline.load_windows):
+        with pytest.raises(AssertionError, match="loaded data before checking"):
+            loader("data_samples", "training")
 
 
 def _wav(path: Path, seconds: float = 1.0, subtype: str = "PCM_16", value=0.1) -> Path:
