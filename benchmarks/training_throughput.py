@@ -19,7 +19,7 @@ step: their code leaves them alone, so it runs in a child process of its own, Te
 settings being fixed once per process). Its first epoch (augmenting) is printed apart; the figure
 compared is the median of the later, cached epochs, which is their steady state and the most
 favourable reading of it. The last line prints this course's end to end figure (spe 8) as a
-multiple of theirs. (Until session 8 the re-creation ran in this process, on the one op thread
+multiple of theirs. (Until 2026-12-04 the re-creation ran in this process, on the one op thread
 this course's training uses, which understated it: on 2 cores with oneDNN, 2,700 instead of
 4,700 windows/s.)
 
