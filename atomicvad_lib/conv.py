@@ -24,7 +24,7 @@ The layer is the stock one in every other respect: same constructor, weights (``
 ``(K, K, 1, multiplier)`` and ``bias``), config and, to float rounding, outputs and gradients;
 inputs with several channels, strides, dilation, channels-first data or an unknown width use the
 stock kernel. Models saved with the stock class get this class on loading
-(:func:`with_fast_depthwise`), and the LiteRT export converts it back to the stock layer
+(:func:`atomicvad_lib.model.with_fast_kernels`), and the LiteRT export converts it back to the stock layer
 (:meth:`FastDepthwiseConv2D.as_stock`) so the exported graphs keep their ``DEPTHWISE_CONV_2D``.
 """
 from __future__ import annotations
@@ -104,26 +104,3 @@ class FastDepthwiseConv2D(keras.layers.DepthwiseConv2D):
         stock.build((None, None, None, int(self.kernel.shape[2])))
         stock.set_weights(self.get_weights())
         return stock
-
-
-def with_fast_depthwise(model: keras.Model) -> keras.Model:
-    """``model`` with each stock ``DepthwiseConv2D`` layer turned into a FastDepthwiseConv2D.
-
-    For models loaded from files saved with the stock class (this library's older models, the
-    published checkpoints). Keras looks built-in classes up by module and name, not through
-    ``custom_objects``, so the loaded layers get this class afterwards: it has the same state
-    (weights, config) and only overrides ``call``. Returns ``model``, changed in place.
-    """
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if type(layer) is keras.layers.DepthwiseConv2D:
-            layer.__class__ = FastDepthwiseConv2D
-    return model
-
-
-def with_stock_depthwise(model: keras.Model) -> keras.Model:
-    """The inverse of :func:`with_fast_depthwise`: every FastDepthwiseConv2D back on the stock
-    class and TensorFlow's native kernel (benchmarks compare the two). Changed in place."""
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, FastDepthwiseConv2D):
-            layer.__class__ = keras.layers.DepthwiseConv2D
-    return model

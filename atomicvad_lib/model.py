@@ -6,9 +6,9 @@ import numpy as np
 
 from .activations import make_activation
 from .config import Config
-from .conv import FastDepthwiseConv2D, with_fast_depthwise, with_stock_depthwise
+from .conv import FastDepthwiseConv2D
 from .features import MFCC, frontend_layer
-from .pooling import FastMaxPooling2D, with_fast_pooling, with_stock_pooling
+from .pooling import FastMaxPooling2D
 from .spec_augment import SpecAugment, SpecCutout
 
 
@@ -134,17 +134,32 @@ def build_resnet(config: Config | None = None, seed: int | None = None,
     return keras.Model(inputs, outputs, name=name)
 
 
+# stock Keras layer -> this library's formulation of it (same weights and config, only ``call``
+# differs; see conv.py and pooling.py)
+FAST_LAYERS = {keras.layers.DepthwiseConv2D: FastDepthwiseConv2D,
+               keras.layers.MaxPooling2D: FastMaxPooling2D}
+
+
 def with_fast_kernels(model: keras.Model) -> keras.Model:
-    """``model`` with stock DepthwiseConv2D and MaxPooling2D layers on this library's fast
-    formulations (:mod:`atomicvad_lib.conv`, :mod:`atomicvad_lib.pooling`): same weights and
-    outputs. For files saved before those existed and the published checkpoints. In place."""
-    return with_fast_pooling(with_fast_depthwise(model))
+    """``model`` with each stock DepthwiseConv2D and MaxPooling2D on this library's formulation
+    (``FAST_LAYERS``), for files saved with the stock classes (older models of this library, the
+    published checkpoints). Keras looks built-in classes up by module and name, not through
+    ``custom_objects``, so loaded layers get the class afterwards. Changed in place."""
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        fast = FAST_LAYERS.get(type(layer))
+        if fast is not None:
+            layer.__class__ = fast
+    return model
 
 
 def with_stock_kernels(model: keras.Model) -> keras.Model:
     """The inverse of :func:`with_fast_kernels`: every depthwise convolution and max-pool on
     TensorFlow's native kernels, as before issue 11 (benchmarks compare the two). In place."""
-    return with_stock_pooling(with_stock_depthwise(model))
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        for stock, fast in FAST_LAYERS.items():
+            if isinstance(layer, fast):
+                layer.__class__ = stock
+    return model
 
 
 def frontend_of(model: keras.Model) -> MFCC:

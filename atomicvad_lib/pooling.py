@@ -9,15 +9,16 @@ Rapids core at batch 256, against ~8 ms for oneDNN's kernel (``benchmarks/layer_
 
 When the pool's stride equals its size the tiles do not overlap, and the pool is two reductions
 over a reshaped tensor: the maximum over each tile's rows, then over its columns. TensorFlow
-differentiates ``reduce_max`` with a handful of vectorised element-wise ops, about half the time of
-Eigen's ``MaxPoolGrad`` here. Outputs are identical. Gradients are identical except where a tile holds
-its maximum more than once: ``MaxPoolGrad`` gives the whole gradient to one of the tied elements,
+differentiates ``reduce_max`` with a handful of vectorised element-wise ops, about half the time
+of Eigen's ``MaxPoolGrad`` here. Outputs are identical. Gradients are identical except where a
+tile holds its maximum more than once: ``MaxPoolGrad`` gives the whole gradient to one of the tied elements,
 ``reduce_max`` shares it equally among them. Both are gradients of the same function (a valid
 subgradient of max); the weight gradients of a convolution before the pool agree whenever the tied
 outputs come from identical inputs, such as the zeros SpecAugment and SpecCutout write.
 
 Where oneDNN is on its kernel is faster than the reductions, and the layer keeps it. Models saved
-with the stock class get this class on loading (:func:`with_fast_pooling`); the LiteRT export
+with the stock class get this class on loading (:func:`atomicvad_lib.model.with_fast_kernels`);
+the LiteRT export
 converts it back (:meth:`FastMaxPooling2D.as_stock`) so the exported graph keeps its
 ``MAX_POOL_2D``.
 """
@@ -70,20 +71,3 @@ class FastMaxPooling2D(keras.layers.MaxPooling2D):
     def as_stock(self) -> keras.layers.MaxPooling2D:
         """A stock ``keras.layers.MaxPooling2D`` with this layer's config."""
         return keras.layers.MaxPooling2D.from_config(self.get_config())
-
-
-def with_fast_pooling(model: keras.Model) -> keras.Model:
-    """``model`` with each stock ``MaxPooling2D`` turned into a FastMaxPooling2D (files saved
-    before it existed, the published checkpoints); same config, no weights. Changed in place."""
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if type(layer) is keras.layers.MaxPooling2D:
-            layer.__class__ = FastMaxPooling2D
-    return model
-
-
-def with_stock_pooling(model: keras.Model) -> keras.Model:
-    """The inverse of :func:`with_fast_pooling` (benchmarks compare the two). Changed in place."""
-    for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, FastMaxPooling2D):
-            layer.__class__ = keras.layers.MaxPooling2D
-    return model

@@ -47,16 +47,14 @@ def median_ms(function, repeats: int) -> float:
 
 
 def as_variant(model: keras.Model, variant: str) -> keras.Model:
-    """``model`` with its depthwise convolutions and max-pools on TensorFlow's native kernels
-    ("stock", the Keras layers as before issue 11) or on the library's formulations ("fast":
+    """``model`` (from build_model) with its depthwise convolutions and max-pools on TensorFlow's
+    native kernels ("stock", as before issue 11) or on the library's formulations ("fast":
     FastDepthwiseConv2D's matrix product where it applies, block 1, and FastMaxPooling2D's
     reductions), whatever this CPU's kernel set."""
     for layer in model._flatten_layers(include_self=False, recursive=True):
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            layer.__class__ = FastDepthwiseConv2D
+        if isinstance(layer, FastDepthwiseConv2D):
             layer.matmul = variant == "fast"
-        elif isinstance(layer, keras.layers.MaxPooling2D):
-            layer.__class__ = FastMaxPooling2D
+        elif isinstance(layer, FastMaxPooling2D):
             layer.reshape = variant == "fast"
     return model
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from atomicvad_lib.conv import FastDepthwiseConv2D, with_fast_depthwise, with_stock_depthwise
-from atomicvad_lib.model import build_model
+from atomicvad_lib.conv import FastDepthwiseConv2D
+from atomicvad_lib.model import build_model, with_fast_kernels, with_stock_kernels
 
 
 def _pair(kernel, multiplier, padding, channels=1, seed=0):
@@ -71,7 +71,7 @@ def test_files_saved_with_the_stock_layer_load_as_the_fast_one(tmp_path):
         [np.random.default_rng(3).normal(size=w.shape).astype(np.float32)
          for w in model.get_layer("dw").get_weights()])
     model.save(tmp_path / "stock.keras")
-    loaded = with_fast_depthwise(keras.models.load_model(tmp_path / "stock.keras", compile=False))
+    loaded = with_fast_kernels(keras.models.load_model(tmp_path / "stock.keras", compile=False))
     assert type(loaded.get_layer("dw")) is FastDepthwiseConv2D
     x = np.random.default_rng(4).normal(size=(2, 20, 17, 1)).astype(np.float32)
     loaded.get_layer("dw").matmul = True
@@ -82,15 +82,15 @@ def test_files_saved_with_the_stock_layer_load_as_the_fast_one(tmp_path):
     np.testing.assert_allclose(again(x).numpy(), model(x).numpy(), rtol=1e-5, atol=1e-4)
 
 
-def test_with_stock_depthwise_undoes_with_fast_depthwise():
+def test_with_stock_kernels_undoes_with_fast_kernels():
     model = build_model(seed=0)
     model.get_layer("block1_depthwise").matmul = True
     x = np.random.default_rng(5).normal(scale=0.1, size=(3, 10080)).astype(np.float32)
     fast = model(x).numpy()
-    with_stock_depthwise(model)
+    with_stock_kernels(model)
     assert not any(isinstance(layer, FastDepthwiseConv2D) for layer in model.layers)
     np.testing.assert_allclose(model(x).numpy(), fast, rtol=1e-5, atol=1e-6)
-    with_fast_depthwise(model)
+    with_fast_kernels(model)
     assert type(model.get_layer("block1_depthwise")) is FastDepthwiseConv2D
 
 
