@@ -31,7 +31,6 @@ import argparse
 import json
 import math
 import os
-import signal
 import socket
 import sys
 import threading
@@ -45,7 +44,7 @@ from typing import Any, Sequence
 from .config import RECIPES, SCHEDULES, Config
 from .course import COURSE_TRAINING, dask_client
 from .paths import repo_root
-from .processes import Interrupted, raise_if_signalled, remember_signal
+from .processes import interrupt_on_signals, raise_if_signalled
 
 HEARTBEAT_SECONDS, GRACE_SECONDS = 60, 300
 REDUCTION_FACTOR = 3  # Hyperband: a third of the trials at each rung go on
@@ -527,14 +526,8 @@ def optimize(settings: StudySettings, n_trials: int | None, timeout: float | Non
 
 def _worker(settings: StudySettings, n_trials: int | None, timeout: float | None) -> list[int]:
     """A worker process or Dask task: SIGTERM ends the running trial as FAIL, like Ctrl-C."""
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _raise_interrupt)
-    return optimize(settings, n_trials, timeout)
-
-
-def _raise_interrupt(signum, frame):
-    remember_signal(signum)  # in case this KeyboardInterrupt is dropped (_signal_watch)
-    raise Interrupted(signum)  # a KeyboardInterrupt naming its signal: exit 128 + signum
+    with interrupt_on_signals():  # a no-op in a Dask worker's thread
+        return optimize(settings, n_trials, timeout)
 
 
 def _shares(n_trials: int | None, workers: int) -> list[int | None]:
@@ -763,9 +756,9 @@ def run(args: argparse.Namespace) -> int:
                              config_file=args.config, data_dir=args.data, epochs=args.epochs,
                              seed=args.seed, sampler_seed=args.sampler_seed, quick=args.quick,
                              more_seeds=args.more_seeds, search=args.search)
-    signal.signal(signal.SIGTERM, _raise_interrupt)  # a killed command fails its trial
     start = time.monotonic()
-    study = tune(settings, args.n_trials, args.timeout, args.jobs, args.scheduler)
+    with interrupt_on_signals():  # a killed command fails its trial, and exits 143
+        study = tune(settings, args.n_trials, args.timeout, args.jobs, args.scheduler)
     print(f"\n{summary(study)}")
     print(f"{(time.monotonic() - start) / 60:.1f} minutes; trials in {settings.run_dir / 'trials'}")
     if (settings.run_dir / BEST_CONFIG).is_file():

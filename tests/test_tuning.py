@@ -251,7 +251,7 @@ def test_a_signal_dropped_in_a_finalizer_still_stops_the_trial(monkeypatch):
 
     class Finalized:
         def __del__(self):
-            tuning._raise_interrupt(signal.SIGTERM, None)
+            processes._raise_interrupted(signal.SIGTERM, None)  # the handler tune installs
 
     Finalized()  # "Exception ignored in ...": the interrupt does not reach this test
     with pytest.raises(KeyboardInterrupt, match="SIGTERM"):
