@@ -7,19 +7,18 @@ TensorFlow runs Eigen's kernels (AMD Zen, older Intel, ``TF_ENABLE_ONEDNN_OPTS=0
 walks every window element by element: about 24 of a training step's ~95 ms on one Sapphire
 Rapids core at batch 256, against ~8 ms for oneDNN's kernel (``benchmarks/layer_timing.py``).
 
-When the pool's stride equals its size the tiles do not overlap, and the pool is two reductions
-over a reshaped tensor: the maximum over each tile's rows, then over its columns. TensorFlow
-differentiates ``reduce_max`` with a handful of vectorised element-wise ops, about half the time
-of Eigen's ``MaxPoolGrad`` here. Outputs are identical. Gradients are identical except where a
-tile holds its maximum more than once: ``MaxPoolGrad`` gives the whole gradient to one of the tied elements,
-``reduce_max`` shares it equally among them. Both are gradients of the same function (a valid
-subgradient of max); the weight gradients of a convolution before the pool agree whenever the tied
-outputs come from identical inputs, such as the zeros SpecAugment and SpecCutout write.
+When the pool's stride equals its size the tiles do not overlap, and the pool is two reductions over
+a reshaped tensor: the maximum over each tile's rows, then over its columns. TensorFlow
+differentiates ``reduce_max`` with a handful of vectorised element-wise ops, about half the time of
+Eigen's ``MaxPoolGrad`` here. Outputs are identical. Gradients are identical except where a tile
+holds its maximum more than once: ``MaxPoolGrad`` gives the whole gradient to one of the tied
+elements, ``reduce_max`` shares it equally among them. Both are gradients of the same function (a
+valid subgradient of max); the weight gradients of a convolution before the pool agree whenever the
+tied outputs come from identical inputs, such as the zeros SpecAugment and SpecCutout write.
 
 Where oneDNN is on its kernel is faster than the reductions, and the layer keeps it. Models saved
-with the stock class get this class on loading (:func:`atomicvad_lib.model.with_fast_kernels`);
-the LiteRT export
-converts it back (:meth:`FastMaxPooling2D.as_stock`) so the exported graph keeps its
+with the stock class get this class on loading (:func:`atomicvad_lib.model.with_fast_kernels`); the
+LiteRT export converts it back (:meth:`FastMaxPooling2D.as_stock`) so the exported graph keeps its
 ``MAX_POOL_2D``.
 """
 from __future__ import annotations

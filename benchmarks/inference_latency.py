@@ -1,12 +1,13 @@
 """Latency per 0.63 s window: Keras, LiteRT float32, LiteRT int8, LiteRT int8 + float layer norm.
 
 One window at a time (batch of one, as a streaming device runs), after a warm-up; prints the median
-and the 90th percentile in milliseconds, for the front-end and the network separately where they
-are separate. Also Keras' throughput with batches of 256. Both Keras figures are printed twice: with
-the depthwise convolutions and max-pools as the library computes them (``FastDepthwiseConv2D``,
-``FastMaxPooling2D``) and on TensorFlow's stock kernels (before issue 11). A trained model is optional: latency does not depend
-on the weights (the int8 files are calibrated on synthetic windows when none is given). Run it
-with ``TF_ENABLE_ONEDNN_OPTS=0`` as well to see the kernels of CPUs without oneDNN (AMD Zen 3).
+and the 90th percentile in milliseconds, for the front-end and the network separately where they are
+separate. Also Keras' throughput with batches of 256. Both Keras figures are printed twice: with the
+depthwise convolutions and max-pools as the library computes them (``FastDepthwiseConv2D``,
+``FastMaxPooling2D``) and on TensorFlow's stock kernels (before issue 11). A trained model is
+optional: latency does not depend on the weights (the int8 files are calibrated on synthetic windows
+when none is given). Run it with ``TF_ENABLE_ONEDNN_OPTS=0`` as well to see the kernels of CPUs
+without oneDNN (AMD Zen 3).
 
     .venv/bin/python benchmarks/inference_latency.py [--model M.keras] [--repeats 200] [--threads 1]
 """

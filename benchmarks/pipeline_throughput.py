@@ -44,7 +44,8 @@ def main() -> None:
     config = Config(batch_size=args.batch_size)
     data_dir = REPO / config.data_dir
     if not args.synthetic and (data_dir / "balanced_speech_training_manifest.json").is_file():
-        windows, source = load_split(data_dir, "training", config, progress=False), f"{data_dir.name}/ training"
+        windows = load_split(data_dir, "training", config, progress=False)
+        source = f"{data_dir.name}/ training"
     else:
         windows, source = synthetic_windows(args.windows, config), "synthetic"
     print(f"{len(windows)} {source} windows, batch {config.batch_size}, augmentation: "

@@ -10,18 +10,18 @@ TensorFlow's native kernels (the stock Keras layers, as before issue 11), to com
 run.
 
 The authors' approach (on by default; ``--no-authors`` skips it), re-created from their paper and
-published model, not their code: the waveform model with the MFCC layer inside it (so the MFCCs
-are computed in every train step) and the stock Keras DepthwiseConv2D and MaxPooling2D; the
-waveform augmentation applied once, in the first epoch, and the augmented windows ``.cache()``d, reshuffled and replayed
-in every later epoch; batch 256, focal loss, AdamW, cosine restarts (``compile_model``), Keras'
-default of one step per execution, and TensorFlow's default threads (every core for the train
-step: their code leaves them alone, so it runs in a child process of its own, TensorFlow's thread
-settings being fixed once per process). Its first epoch (augmenting) is printed apart; the figure
-compared is the median of the later, cached epochs, which is their steady state and the most
-favourable reading of it. The last line prints this course's end to end figure (spe 8) as a
-multiple of theirs. (Until 2026-12-04 the re-creation ran in this process, on the one op thread
-this course's training uses, which understated it: on 2 cores with oneDNN, 2,700 instead of
-4,700 windows/s.)
+published model, not their code: the waveform model with the MFCC layer inside it (so the MFCCs are
+computed in every train step) and the stock Keras DepthwiseConv2D and MaxPooling2D; the waveform
+augmentation applied once, in the first epoch, and the augmented windows ``.cache()``d, reshuffled
+and replayed in every later epoch; batch 256, focal loss, AdamW, cosine restarts
+(``compile_model``), Keras' default of one step per execution, and TensorFlow's default threads
+(every core for the train step: their code leaves them alone, so it runs in a child process of its
+own, TensorFlow's thread settings being fixed once per process). Its first epoch (augmenting) is
+printed apart; the figure compared is the median of the later, cached epochs, which is their steady
+state and the most favourable reading of it. The last line prints this course's end to end figure
+(spe 8) as a multiple of theirs. (Until 2026-12-04 the re-creation ran in this process, on the one
+op thread this course's training uses, which understated it: on 2 cores with oneDNN, 2,700 instead
+of 4,700 windows/s.)
 
 ``--before`` also times the layout of session 1, the waveform model (MFCCs inside the train step)
 on a dataset whose epoch count came from a Python generator: under op determinism that one
