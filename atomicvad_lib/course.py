@@ -129,8 +129,8 @@ def _logged_kernel_manager(log_path: Path):
             # even when the kernel is killed before it can clean up.
             if os.name == "posix":  # Windows keeps TCP
                 root = os.environ.get(KERNEL_SOCKETS_ENV)
-                folder = tempfile.mkdtemp(prefix="atomicvad-kernel-" if not root else "k",
-                                          dir=root if root and os.path.isdir(root) else None)
+                root = root if root and os.path.isdir(root) else None
+                folder = tempfile.mkdtemp(prefix="k" if root else "atomicvad-kernel-", dir=root)
                 kw.setdefault("transport", "ipc")
                 kw.setdefault("ip", os.path.join(folder, "k"))
             super().__init__(**kw)
